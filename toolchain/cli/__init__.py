@@ -1,0 +1,1 @@
+"""The ``odtool`` command line (Typer)."""

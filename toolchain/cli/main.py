@@ -1,0 +1,99 @@
+"""The ``odtool`` entry point: one Typer app with a group per stage of the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from toolchain import __version__
+from toolchain.cli import data as data_cli
+from toolchain.cli.common import new_app, not_built, stdout
+from toolchain.cli.evaluate import eval_command
+from toolchain.progress import set_quiet
+
+app = new_app(
+    "odtool: train, compress, freeze, export and benchmark on-device session recommenders "
+    "(EODRec compositional-code students).\n\n"
+    "Pipeline: data -> train -> eval -> freeze -> export -> bench -> size-check.\n\n"
+    "Quick start: odtool demo"
+)
+
+app.add_typer(data_cli.app, name="data", help="Prepare datasets: prepare | synth | stats.")
+app.command("eval")(eval_command)
+
+train_app = new_app("(not built yet: issue #3) Train the teacher, the student and the baselines.")
+app.add_typer(train_app, name="train", help="(not built yet: issue #3) Train teacher, student, baselines.")
+
+
+@train_app.command("teacher")
+def _train_teacher() -> None:
+    """(not built yet) Train the SASRec teacher."""
+    not_built("train", 3, "models and training")
+
+
+emulator_app = new_app("(not built yet: issue #5) Provision and inspect the Pixel 2 emulator.")
+app.add_typer(emulator_app, name="emulator", help="(not built yet: issue #5) Pixel 2 emulator setup | status.")
+
+
+@emulator_app.command("setup")
+def _emulator_setup() -> None:
+    """(not built yet) Provision the emulator."""
+    not_built("emulator setup", 5, "Android harness")
+
+
+@app.command("freeze", help="(not built yet: issue #4) Freeze a trained run into a checksummed artifact.")
+def _freeze() -> None:
+    not_built("freeze", 4, "freeze and export")
+
+
+@app.command("export", help="(not built yet: issue #4) Export an artifact: executorch | torchscript | onnx.")
+def _export() -> None:
+    not_built("export", 4, "freeze and export")
+
+
+@app.command("size-check", help="(not built yet: issue #4) Fail when an artifact outgrows its size budget.")
+def _size_check() -> None:
+    not_built("size-check", 4, "freeze and export")
+
+
+@app.command("bench", help="(not built yet: issue #5) Benchmark artifacts on host / emulator / adb devices.")
+def _bench() -> None:
+    not_built("bench", 5, "Android harness")
+
+
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Where the demo writes everything."),
+) -> None:
+    """Run the whole pipeline on the synthetic default: data -> train -> freeze -> export -> bench.
+
+    Example: odtool demo --out demo-out
+    """
+    from toolchain.cli.demo import run_demo
+
+    run_demo(out)
+
+
+def _version(value: bool) -> None:
+    if value:
+        stdout.print(f"odtool {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Optional[bool] = typer.Option(None, "--version", callback=_version, is_eager=True,
+                                           help="Print the version and exit."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars."),
+) -> None:
+    set_quiet(quiet)
+
+
+def main() -> None:
+    app(prog_name="odtool")
+
+
+if __name__ == "__main__":
+    main()

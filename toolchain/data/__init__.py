@@ -1,0 +1,1 @@
+"""Session data: readers for the field's formats, preprocessing, the canonical dataset."""

@@ -1,0 +1,163 @@
+"""The reader interface, the registry, and the line-level helpers every reader shares."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from toolchain.data.raw import RawPairs, RawSessions
+from toolchain.errors import DataFormatError, UsageError
+from toolchain.progress import Task, progress
+from toolchain.registry import Registry
+
+
+@dataclass
+class ReadOptions:
+    """Options shared by readers; each reader uses the ones that apply to it."""
+
+    skip_bad_rows: bool = False
+    session_gap_minutes: float = 30.0  # RetailRocket events.csv: inactivity that cuts a session
+    event_types: tuple[str, ...] = ("view",)  # RetailRocket events.csv: which events count
+    tmall_actions: tuple[int, ...] = (0,)  # Tmall: 0 click, 1 cart, 2 purchase, 3 favourite
+    max_bad_rows_reported: int = 5
+    bad_rows: list[str] = field(default_factory=list)
+    n_bad_rows: int = 0
+
+    def bad_row(self, err: DataFormatError) -> None:
+        """Raise ``err``, or count and remember it when ``--skip-bad-rows`` is on."""
+        if not self.skip_bad_rows:
+            raise err
+        self.n_bad_rows += 1
+        if len(self.bad_rows) < self.max_bad_rows_reported:
+            self.bad_rows.append(str(err))
+
+
+@dataclass(frozen=True)
+class Reader:
+    name: str
+    description: str
+    read: Callable[[Path, ReadOptions], RawSessions | RawPairs]
+    sniff: Callable[[Path, str], bool]  # (path, first line) -> is this format?
+
+
+READERS: Registry[Reader] = Registry("data format")
+
+
+def register(reader: Reader) -> Reader:
+    READERS.register(reader.name)(reader)
+    return reader
+
+
+def detect_format(path: Path) -> str:
+    """Guess the format of ``path`` from its layout and first line."""
+    first = _first_line(path) if path.is_file() else ""
+    # Plain text accepts almost anything, so it is tried last.
+    names = sorted(READERS.names(), key=lambda n: n == "text")
+    for name in names:
+        if READERS.get(name).sniff(path, first):
+            return name
+    valid = ", ".join(READERS.names())
+    raise UsageError(
+        f"cannot tell the format of {path}",
+        hint=f"pass --format explicitly (one of: {valid})",
+    )
+
+
+def _first_line(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return fh.readline(4096).decode("utf-8", errors="replace").rstrip("\r\n")
+
+
+def iter_lines(path: Path, description: str | None = None) -> Iterator[tuple[int, str]]:
+    """Yield (1-based line number, line without newline), with a progress bar by bytes."""
+    if not path.is_file():
+        raise DataFormatError(path, "file not found")
+    size = os.path.getsize(path)
+    with progress() as bar:
+        task = Task(bar, description or f"reading {path.name}", total=size)
+        with open(path, "rb") as fh:
+            done = 0
+            for lineno, raw in enumerate(fh, start=1):
+                done += len(raw)
+                if lineno % 20000 == 0:
+                    task.update(completed=done)
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise DataFormatError(path, f"not UTF-8 text ({e.reason})", line=lineno) from e
+                yield lineno, line.rstrip("\r\n")
+            task.update(completed=size)
+
+
+def split_fields(path: Path, lineno: int, line: str, sep: str, names: tuple[str, ...]) -> list[str]:
+    """Split a row and check it has exactly the expected fields."""
+    parts = line.split(sep)
+    if len(parts) != len(names):
+        shown = "tab" if sep == "\t" else repr(sep)
+        raise DataFormatError(
+            path,
+            f"expected {len(names)} {shown}-separated fields ({', '.join(names)}), "
+            f"found {len(parts)}: {line[:80]!r}",
+            line=lineno,
+        )
+    return parts
+
+
+def parse_int(path: Path, lineno: int, field_name: str, value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise DataFormatError(
+            path, f"expected an integer, found {value[:40]!r}", line=lineno, field=field_name
+        ) from None
+
+
+def parse_float(path: Path, lineno: int, field_name: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise DataFormatError(
+            path, f"expected a number, found {value[:40]!r}", line=lineno, field=field_name
+        ) from None
+
+
+def check_header(path: Path, first: str, sep: str, expected: tuple[str, ...]) -> None:
+    got = tuple(f.strip().lower() for f in first.split(sep))
+    if got != expected:
+        raise DataFormatError(
+            path,
+            f"unexpected header {first[:120]!r}; expected {sep.join(expected)!r}",
+            line=1,
+            hint="check --format; this reader expects the original column layout",
+        )
+
+
+class SessionBuilder:
+    """Collects (session key, time, item) events and returns time-ordered sessions."""
+
+    def __init__(self) -> None:
+        self._events: dict[object, list[tuple[float, int, str]]] = {}
+        self._n = 0
+
+    def add(self, key: object, time: float, item: str) -> None:
+        self._events.setdefault(key, []).append((time, self._n, item))
+        self._n += 1
+
+    def __len__(self) -> int:
+        return self._n
+
+    def build(self, source: dict, *, has_clock: bool = True) -> RawSessions:
+        """Sessions ordered by end time (ties: first appearance); clicks by time, then file order."""
+        rows = []
+        for events in self._events.values():
+            events.sort()
+            rows.append((events[-1][0], events[0][1], [e[2] for e in events]))
+        rows.sort(key=lambda r: (r[0], r[1]))
+        source = dict(source, events=self._n, sessions=len(rows))
+        return RawSessions(
+            sessions=[r[2] for r in rows],
+            end_times=[r[0] for r in rows] if has_clock else None,
+            source=source,
+        )

@@ -1,0 +1,39 @@
+"""Plain text: one session per line, item ids separated by commas (``12,7,7,31``).
+
+There is no clock, so sessions keep file order and the time-based split is unavailable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from toolchain.data.raw import RawSessions
+from toolchain.data.readers.base import ReadOptions, Reader, iter_lines, register
+from toolchain.errors import DataFormatError
+
+
+def read(path: Path, opts: ReadOptions) -> RawSessions:
+    sessions: list[list[str]] = []
+    for lineno, line in iter_lines(path):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        items = [tok.strip() for tok in line.split(",")]
+        bad = [i for i, tok in enumerate(items) if not tok or any(c.isspace() for c in tok)]
+        if bad:
+            opts.bad_row(DataFormatError(
+                path, f"item {bad[0] + 1} of the session is {items[bad[0]]!r}; expected "
+                "comma-separated item ids without spaces inside", line=lineno, field="items"))
+            continue
+        sessions.append(items)
+    return RawSessions(sessions=sessions, end_times=None,
+                       source={"format": "text", "path": str(path), "sessions": len(sessions)})
+
+
+register(Reader(
+    name="text",
+    description="plain text, one session per line, comma-separated item ids",
+    read=read,
+    # The fallback: anything else that looks like comma-separated tokens.
+    sniff=lambda path, first: path.is_file() and ";" not in first and "\t" not in first
+    and not first.lower().startswith(("timestamp", "user_id", "session_id")),
+))

@@ -1,0 +1,71 @@
+"""Tmall (IJCAI-15 repeat-buyers) ``user_log_format1.csv``.
+
+Layout: ``user_id,item_id,cat_id,seller_id,brand_id,time_stamp,action_type`` with a
+header; ``time_stamp`` is ``mmdd`` of 2015, ``action_type`` 0 click, 1 add-to-cart,
+2 purchase, 3 favourite. The log has no finer clock, so a session is one user's events
+of one day, in file order (the convention of the session-based literature on Tmall).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from toolchain.data.raw import RawSessions
+from toolchain.data.readers.base import (
+    ReadOptions,
+    Reader,
+    SessionBuilder,
+    check_header,
+    iter_lines,
+    parse_int,
+    register,
+    split_fields,
+)
+from toolchain.errors import DataFormatError
+
+FIELDS = ("user_id", "item_id", "cat_id", "seller_id", "brand_id", "time_stamp", "action_type")
+
+
+def _day(path: Path, lineno: int, mmdd: int) -> float:
+    try:
+        return dt.datetime(2015, mmdd // 100, mmdd % 100, tzinfo=dt.timezone.utc).timestamp()
+    except ValueError:
+        raise DataFormatError(path, f"expected a date as mmdd, found {mmdd}", line=lineno,
+                              field="time_stamp") from None
+
+
+def read(path: Path, opts: ReadOptions) -> RawSessions:
+    builder = SessionBuilder()
+    days: dict[int, float] = {}
+    for lineno, line in iter_lines(path):
+        if lineno == 1:
+            check_header(path, line, ",", FIELDS)
+            continue
+        if not line.strip():
+            continue
+        try:
+            user, item, _c, _s, _b, stamp, action = split_fields(path, lineno, line, ",", FIELDS)
+            parse_int(path, lineno, "user_id", user)
+            parse_int(path, lineno, "item_id", item)
+            mmdd = parse_int(path, lineno, "time_stamp", stamp)
+            act = parse_int(path, lineno, "action_type", action)
+            day = days.get(mmdd)
+            if day is None:
+                day = days[mmdd] = _day(path, lineno, mmdd)
+        except DataFormatError as e:
+            opts.bad_row(e)
+            continue
+        if act not in opts.tmall_actions:
+            continue
+        builder.add((user, mmdd), day, item)
+    return builder.build({"format": "tmall", "path": str(path),
+                          "actions": list(opts.tmall_actions)})
+
+
+register(Reader(
+    name="tmall",
+    description="Tmall IJCAI-15 user_log_format1.csv (user_id,item_id,...,time_stamp,action_type)",
+    read=read,
+    sniff=lambda path, first: first.lower().startswith("user_id,item_id,cat_id,seller_id"),
+))

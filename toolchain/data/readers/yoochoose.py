@@ -1,0 +1,59 @@
+"""Yoochoose (RecSys Challenge 2015) ``yoochoose-clicks.dat``.
+
+Layout, no header: ``session,timestamp,item,category`` with ISO-8601 UTC timestamps
+(``2014-04-06T20:21:58.444Z``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from toolchain.data.raw import RawSessions
+from toolchain.data.readers.base import (
+    ReadOptions,
+    Reader,
+    SessionBuilder,
+    iter_lines,
+    parse_int,
+    register,
+    split_fields,
+)
+from toolchain.errors import DataFormatError
+
+FIELDS = ("session", "timestamp", "item", "category")
+_SNIFF = re.compile(r"^\d+,\d{4}-\d\d-\d\dT[\d:.]+Z?,\d+,")
+
+
+def parse_iso(path: Path, lineno: int, value: str) -> float:
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise DataFormatError(path, f"expected an ISO-8601 time, found {value[:40]!r}",
+                              line=lineno, field="timestamp") from None
+
+
+def read(path: Path, opts: ReadOptions) -> RawSessions:
+    builder = SessionBuilder()
+    for lineno, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            sid, stamp, item, _cat = split_fields(path, lineno, line, ",", FIELDS)
+            parse_int(path, lineno, "session", sid)
+            parse_int(path, lineno, "item", item)
+            t = parse_iso(path, lineno, stamp)
+        except DataFormatError as e:
+            opts.bad_row(e)
+            continue
+        builder.add(sid, t, item)
+    return builder.build({"format": "yoochoose", "path": str(path)})
+
+
+register(Reader(
+    name="yoochoose",
+    description="Yoochoose yoochoose-clicks.dat (session,timestamp,item,category; no header)",
+    read=read,
+    sniff=lambda path, first: bool(_SNIFF.match(first)),
+))

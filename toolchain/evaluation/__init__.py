@@ -1,0 +1,1 @@
+"""Ranking metrics, evaluation loops and reference recommenders."""
