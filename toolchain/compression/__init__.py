@@ -1,0 +1,1 @@
+"""Item representations behind one interface: full table, compositional codes, tensor trains."""

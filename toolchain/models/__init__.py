@@ -1,0 +1,1 @@
+"""Session recommenders behind one interface (see :mod:`toolchain.models.base`)."""
