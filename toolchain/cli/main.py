@@ -9,6 +9,7 @@ import typer
 
 from toolchain import __version__
 from toolchain.cli import data as data_cli
+from toolchain.cli import size as size_cli
 from toolchain.cli.common import new_app, not_built, stdout
 from toolchain.cli.evaluate import eval_command
 from toolchain.progress import set_quiet
@@ -53,9 +54,8 @@ def _export() -> None:
     not_built("export", 4, "freeze and export")
 
 
-@app.command("size-check", help="(not built yet: issue #4) Fail when an artifact outgrows its size budget.")
-def _size_check() -> None:
-    not_built("size-check", 4, "freeze and export")
+app.command("size-check")(size_cli.size_check)
+app.command("size-report")(size_cli.size_report)
 
 
 @app.command("bench", help="(not built yet: issue #5) Benchmark artifacts on host / emulator / adb devices.")

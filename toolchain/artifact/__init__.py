@@ -1,0 +1,1 @@
+"""Frozen artifacts: compact, checksummed, pickle-free model files and their size gates."""

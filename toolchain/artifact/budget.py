@@ -1,0 +1,125 @@
+"""Size budgets: parse "2MiB"-style sizes, find budgets in pyproject.toml, check files.
+
+``pyproject.toml``::
+
+    [tool.odtool.size-budget]
+    "demo-out/export/*.pte" = "1MiB"     # glob, relative to the pyproject's directory
+    "*.onnx" = "2MiB"                     # or matched against the file name alone
+
+The first matching pattern (in file order) gives a file its budget.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolchain.artifact.parts import file_size, largest_parts
+from toolchain.errors import ConfigError, UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+_UNITS = {"": 1, "b": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3,
+          "kib": 1024, "mib": 1024**2, "gib": 1024**3, "k": 1024, "m": 1024**2, "g": 1024**3}
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from '2MiB', '1.5 MB', '300KiB', '4096' (KiB/MiB binary, KB/MB decimal)."""
+    if isinstance(text, int):
+        return text
+    m = _SIZE.match(str(text))
+    unit = m.group(2).lower() if m else None
+    if not m or unit not in _UNITS:
+        raise UsageError(f"cannot read the size {text!r}",
+                         hint="write it like 2MiB, 512KiB, 1.5MB or a plain byte count")
+    return int(float(m.group(1)) * _UNITS[unit])
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024
+    return f"{n:.2f} GiB"
+
+
+def find_pyproject(start: Path) -> Path | None:
+    for d in [start.resolve(), *start.resolve().parents]:
+        if (d / "pyproject.toml").is_file():
+            return d / "pyproject.toml"
+    return None
+
+
+def load_budgets(pyproject: Path) -> list[tuple[str, int]]:
+    """(pattern, bytes) from ``[tool.odtool.size-budget]``, in file order."""
+    try:
+        data = tomllib.loads(pyproject.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{pyproject}: invalid TOML ({e})") from e
+    table = data.get("tool", {}).get("odtool", {}).get("size-budget", {})
+    problems, out = [], []
+    for pattern, value in table.items():
+        try:
+            out.append((pattern, parse_size(value)))
+        except UsageError as e:
+            problems.append(f"[tool.odtool.size-budget] {pattern!r}: {e.message}")
+    if problems:
+        raise ConfigError(problems, source=str(pyproject))
+    return out
+
+
+@dataclass
+class SizeCheck:
+    path: Path
+    size: int
+    budget: int | None
+    source: str  # where the budget came from
+
+    @property
+    def over(self) -> bool:
+        return self.budget is not None and self.size > self.budget
+
+    @property
+    def headroom(self) -> int | None:
+        return None if self.budget is None else self.budget - self.size
+
+    def largest_parts(self, top: int = 5) -> list[tuple[str, int]]:
+        return largest_parts(self.path, top)
+
+
+def check_sizes(paths: list[Path], budget: int | None = None, pyproject: Path | None = None) -> list[SizeCheck]:
+    """Size and budget of every path; ``budget`` (from --budget) overrides pyproject's."""
+    rules: list[tuple[str, int]] = []
+    root = Path.cwd()
+    if budget is None:
+        pyproject = pyproject or find_pyproject(Path.cwd())
+        if pyproject is not None:
+            rules = load_budgets(pyproject)
+            root = pyproject.parent
+    out = []
+    for p in paths:
+        if not p.exists():
+            raise UsageError(f"{p}: no such file or directory")
+        if budget is not None:
+            out.append(SizeCheck(p, file_size(p), budget, "--budget"))
+            continue
+        rel = _relative(p, root)
+        match = next(((pat, b) for pat, b in rules
+                      if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(p.name, pat)), None)
+        out.append(SizeCheck(p, file_size(p), match[1] if match else None,
+                             f"pyproject: {match[0]}" if match else "no budget"))
+    return out
+
+
+def _relative(p: Path, root: Path) -> str:
+    try:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()

@@ -1,0 +1,141 @@
+"""The artifact directory: named parts plus ``manifest.json`` with size and sha256 of each.
+
+::
+
+    ARTIFACT/
+      manifest.json   schema, version, model description, parts{name: file, bytes, sha256, meta}
+      <part files>    safetensors / raw bytes / JSON -- never pickle
+
+Writing goes through a temp directory renamed into place; reading verifies the schema,
+the version and every part's size and checksum before anything is used, and names the
+part that fails.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load as st_load
+from safetensors.numpy import save as st_save
+
+from toolchain import __version__
+from toolchain.atomic import atomic_dir
+from toolchain.checksum import sha256_bytes
+from toolchain.errors import ArtifactError
+
+SCHEMA = "odtool.artifact"
+VERSION = 1
+
+
+@dataclass
+class Part:
+    name: str
+    file: str
+    bytes: int
+    sha256: str
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"file": self.file, "bytes": self.bytes, "sha256": self.sha256, **self.meta}
+
+
+class BundleWriter:
+    """Collects parts in memory, then writes them and the manifest in one atomic step."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, bytes] = {}
+        self.parts: dict[str, Part] = {}
+
+    def add_bytes(self, name: str, file: str, data: bytes, **meta: Any) -> Part:
+        if name in self.parts or file in self._files:
+            raise ArtifactError(f"artifact part '{name}' ({file}) added twice")
+        self._files[file] = data
+        part = Part(name, file, len(data), sha256_bytes(data), meta)
+        self.parts[name] = part
+        return part
+
+    def add_tensors(self, name: str, file: str, tensors: dict[str, np.ndarray], **meta: Any) -> Part:
+        arrays = {k: np.ascontiguousarray(v) for k, v in sorted(tensors.items())}
+        shapes = {k: {"dtype": str(v.dtype), "shape": list(v.shape)} for k, v in arrays.items()}
+        return self.add_bytes(name, file, st_save(arrays), tensors=shapes, **meta)
+
+    def add_json(self, name: str, file: str, obj: Any, **meta: Any) -> Part:
+        data = (json.dumps(obj, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
+        return self.add_bytes(name, file, data, **meta)
+
+    def write(self, out: str | Path, manifest: dict) -> Path:
+        out = Path(out)
+        body = dict(manifest)
+        body.update({"schema": SCHEMA, "version": VERSION, "created_by": f"odtool {__version__}",
+                     "parts": {n: p.to_dict() for n, p in sorted(self.parts.items())},
+                     "total_bytes": sum(p.bytes for p in self.parts.values())})
+        with atomic_dir(out) as tmp:
+            for file, data in self._files.items():
+                (tmp / file).write_bytes(data)
+            (tmp / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+        return out
+
+
+class Bundle:
+    """A verified artifact directory. Construct with :meth:`load`."""
+
+    def __init__(self, path: Path, manifest: dict, data: dict[str, bytes]) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._data = data
+
+    @property
+    def parts(self) -> dict[str, dict]:
+        return self.manifest["parts"]
+
+    def bytes_of(self, name: str) -> bytes:
+        if name not in self._data:
+            raise ArtifactError(f"{self.path}: artifact has no part '{name}' "
+                                f"(parts: {', '.join(sorted(self._data))})")
+        return self._data[name]
+
+    def tensors(self, name: str) -> dict[str, np.ndarray]:
+        try:
+            return st_load(self.bytes_of(name))
+        except Exception as e:  # safetensors raises its own error types
+            raise ArtifactError(f"{self.path}: part '{name}' is not valid safetensors ({e})") from e
+
+    def json(self, name: str) -> Any:
+        return json.loads(self.bytes_of(name))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Bundle":
+        path = Path(path)
+        mpath = path / "manifest.json"
+        if not mpath.is_file():
+            raise ArtifactError(f"{path}: not an odtool artifact (no manifest.json)",
+                                hint="create one with `odtool freeze RUN --out DIR`")
+        try:
+            manifest = json.loads(mpath.read_text())
+        except json.JSONDecodeError as e:
+            raise ArtifactError(f"{mpath}: invalid JSON ({e})") from e
+        if manifest.get("schema") != SCHEMA:
+            raise ArtifactError(f"{mpath}: schema is {manifest.get('schema')!r}, expected {SCHEMA!r}")
+        version = manifest.get("version")
+        if not isinstance(version, int) or version > VERSION:
+            raise ArtifactError(f"{mpath}: artifact schema version {version!r} is newer than this "
+                                f"odtool understands ({VERSION})", hint="upgrade odtool")
+        data = {}
+        for name, part in sorted(manifest.get("parts", {}).items()):
+            fpath = path / part["file"]
+            if not fpath.is_file():
+                raise ArtifactError(f"{path}: part '{name}' is missing its file {part['file']}")
+            blob = fpath.read_bytes()
+            if len(blob) != part["bytes"]:
+                raise ArtifactError(f"{path}: part '{name}' ({part['file']}) has {len(blob)} bytes, "
+                                    f"manifest says {part['bytes']} (truncated or altered)",
+                                    hint="freeze the run again")
+            if sha256_bytes(blob) != part["sha256"]:
+                raise ArtifactError(f"{path}: part '{name}' ({part['file']}) fails its sha256 check "
+                                    "(altered or corrupted)", hint="freeze the run again")
+            data[name] = blob
+        return cls(path, manifest, data)
