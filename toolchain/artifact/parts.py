@@ -85,8 +85,10 @@ def _pte_parts(path: Path) -> list[tuple[str, int]]:
         for d in plan.delegates:
             data = program.backend_delegate_data[d.processed.index].data
             out.append((f"delegate {d.id} payload #{d.processed.index}", len(data)))
-    for nd in getattr(pte, "named_data", None) or []:
-        out.append((f"named data {getattr(nd, 'key', '?')}", len(getattr(nd, "data", b"") or b"")))
+    named = getattr(pte, "named_data", None)  # delegate weights (XNNPACK), keyed by content hash
+    if named is not None:
+        for key, entry in (getattr(named, "pte_data", None) or {}).items():
+            out.append((f"named data {key[:12]} (delegate weights)", len(named.buffers[entry.buffer_index])))
     return out
 
 

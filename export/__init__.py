@@ -1,0 +1,1 @@
+"""Exporters (ExecuTorch, TorchScript-lite, ONNX), inference graphs and odtool's kernels."""

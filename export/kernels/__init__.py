@@ -1,0 +1,12 @@
+"""odtool's own ExecuTorch kernel: look-up-table scoring of compositional codes fused with top-k.
+
+``odtool::code_topk(table[M, K] f32, codes[V+1, M] u8|i16|i32, k) -> (values[k] f32, indices[k] i64)``
+scores item v as sum_m table[m, codes[v, m]] (row 0, padding, is never returned) and keeps
+the k best. The portable ExecuTorch kernels need ~300 us for the same gathers and top-k at
+|V| = 40,728; this loop needs a fraction of that (see benchmarks/inference_host.py).
+
+* :mod:`export.kernels.ops` registers the op with PyTorch (eager reference + fake kernel),
+  which ``torch.export`` and the eager parity checks need;
+* :mod:`export.kernels.build` compiles ``odtool_kernels.cpp`` against the executorch wheel and
+  loads it into the ExecuTorch Python runtime; the native runner compiles the same file in.
+"""

@@ -1,0 +1,50 @@
+"""``odtool::code_topk`` for PyTorch: schema, eager reference, fake kernel.
+
+The eager implementation is the reference the compiled kernel is checked against; it
+gathers the table entries of every item and calls ``torch.topk`` (ties may be ordered
+differently from the kernel, which prefers the lower index).
+"""
+
+from __future__ import annotations
+
+import torch
+
+_LIB = torch.library.Library("odtool", "DEF")
+_LIB.define("code_topk(Tensor table, Tensor codes, int k) -> (Tensor, Tensor)")
+_LIB.define("code_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values, "
+            "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
+
+
+def code_scores(table: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """Scores [V+1] of every item from ``table`` [M, K] and ``codes`` [V+1, M]; row 0 is -inf."""
+    m = table.shape[0]
+    scores = table[torch.arange(m, device=table.device).view(1, m), codes.long()].sum(1)
+    return torch.cat([scores.new_full((1,), float("-inf")), scores[1:]])
+
+
+def _code_topk(table: torch.Tensor, codes: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    values, indices = torch.topk(code_scores(table, codes), k)
+    return values, indices
+
+
+@torch.library.impl(_LIB, "code_topk", "CompositeExplicitAutograd")
+def _impl(table, codes, k):
+    return _code_topk(table, codes, k)
+
+
+@torch.library.impl(_LIB, "code_topk.out", "CompositeExplicitAutograd")
+def _impl_out(table, codes, k, *, values, indices):
+    v, i = _code_topk(table, codes, k)
+    values.copy_(v)
+    indices.copy_(i)
+    return values, indices
+
+
+@torch.library.register_fake("odtool::code_topk")
+def _fake(table, codes, k):
+    return table.new_empty(k), table.new_empty(k, dtype=torch.long)
+
+
+def code_topk(table: torch.Tensor, codes: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The op as graphs call it (``torch.ops.odtool.code_topk``)."""
+    return torch.ops.odtool.code_topk(table, codes, k)
