@@ -1,8 +1,8 @@
 """odtool's own ExecuTorch kernel: look-up-table scoring of compositional codes fused with top-k.
 
-``odtool::code_topk(table[M, K] f32, codes[V+1, M] u8|i16|i32, k) -> (values[k] f32, indices[k] i64)``
-scores item v as sum_m table[m, codes[v, m]] (row 0, padding, is never returned) and keeps
-the k best. The portable ExecuTorch kernels need ~300 us for the same gathers and top-k at
+``odtool::code_topk(theta[N], codebooks[M, K, N], codes[V+1, M] u8|i16|i32, k)
+-> (values[k] f32, indices[k] i64)`` builds the M x K table t = theta . E_m once, scores item
+v as sum_m t[m, codes[v, m]] (row 0, padding, is never returned) and keeps the k best. The portable ExecuTorch kernels need ~300 us for the same gathers and top-k at
 |V| = 40,728; this loop needs a fraction of that (see benchmarks/inference_host.py).
 
 * :mod:`export.kernels.ops` registers the op with PyTorch (eager reference + fake kernel),

@@ -2,20 +2,23 @@
 // a shared library for the Python runtime (dlopen'ed with RTLD_GLOBAL after executorch),
 // or compiled straight into the native runner.
 //
-// odtool::code_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values,
-//                       Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))
-//   table   float32 [M, K]    per-codebook scores theta . E_m[k], computed by the graph
-//   codes   uint8 / int16 / int32 [V+1, M]   item v's code; row 0 is padding (never returned)
-//   values  float32 [k], indices int64 [k]   the k best items, best first (ties: lower index)
+// odtool::code_topk.out(Tensor theta, Tensor codebooks, Tensor codes, int k, *,
+//                       Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))
+//   theta      float32 [N] (or [1, N])   the session representation
+//   codebooks  float32 [M, K, N]         the M codebooks
+//   codes      uint8 / int16 / int32 [V+1, M]   item v's code; row 0 is padding (never returned)
+//   values  float32 [k], indices int64 [k]      the k best items, best first (ties: lower index)
 //
-// Score of item v = sum_m table[m, codes[v, m]]: M table look-ups per item, nothing of size
-// |V| x N is ever built. The k best are kept in a small unsorted buffer whose minimum is the
+// First the M x K table t[m, j] = theta . E_m[j] (M K N multiply-adds), then the score of
+// item v = sum_m t[m, codes[v, m]]: M table look-ups per item, nothing of size |V| x N is
+// ever built (the asymmetric-distance trick of product quantization). The k best are kept in a small unsorted buffer whose minimum is the
 // admission threshold; few items pass it, so the selection costs little beyond the scan.
 #include <executorch/runtime/kernel/kernel_includes.h>
 #include <executorch/runtime/kernel/operator_registry.h>
 
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace odtool {
 namespace {
@@ -99,26 +102,40 @@ void scan(const float* table, int64_t M, int64_t K, const C* codes, int64_t rows
 }
 
 void code_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
-  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 5, InvalidArgument, , "code_topk.out: expected 5 arguments");
-  const Tensor& table = stack[0]->toTensor();
-  const Tensor& codes = stack[1]->toTensor();
-  const int64_t k = stack[2]->toInt();
-  Tensor& values = stack[3]->toTensor();
-  Tensor& indices = stack[4]->toTensor();
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 6, InvalidArgument, , "code_topk.out: expected 6 arguments");
+  const Tensor& theta = stack[0]->toTensor();
+  const Tensor& books = stack[1]->toTensor();
+  const Tensor& codes = stack[2]->toTensor();
+  const int64_t k = stack[3]->toInt();
+  Tensor& values = stack[4]->toTensor();
+  Tensor& indices = stack[5]->toTensor();
 
-  ET_KERNEL_CHECK_MSG(ctx, table.dim() == 2 && table.scalar_type() == ScalarType::Float, InvalidArgument, ,
-                      "code_topk: table must be float32 [M, K]");
-  const int64_t M = table.size(0), K = table.size(1);
+  ET_KERNEL_CHECK_MSG(ctx, books.dim() == 3 && books.scalar_type() == ScalarType::Float, InvalidArgument, ,
+                      "code_topk: codebooks must be float32 [M, K, N]");
+  const int64_t M = books.size(0), K = books.size(1), N = books.size(2);
+  ET_KERNEL_CHECK_MSG(ctx, theta.numel() == N && theta.scalar_type() == ScalarType::Float, InvalidArgument, ,
+                      "code_topk: theta must be float32 with N elements");
   ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(1) == M, InvalidArgument, ,
-                      "code_topk: codes must be [V+1, M] with M = table.size(0)");
+                      "code_topk: codes must be [V+1, M] with M = codebooks.size(0)");
   const int64_t rows = codes.size(0);
   ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= rows - 1, InvalidArgument, , "code_topk: need 1 <= k <= V");
   ET_KERNEL_CHECK_MSG(ctx, values.numel() == k && values.scalar_type() == ScalarType::Float &&
                                indices.numel() == k && indices.scalar_type() == ScalarType::Long,
                       InvalidArgument, , "code_topk: outputs must be float32 [k] and int64 [k]");
 
+  // The M x K look-up table: one dot product of length N per codeword.
+  std::vector<float> table(static_cast<size_t>(M * K));
+  const float* th = theta.const_data_ptr<float>();
+  const float* e = books.const_data_ptr<float>();
+  for (int64_t r = 0; r < M * K; ++r) {
+    const float* row = e + r * N;
+    float acc = 0.f;
+    for (int64_t n = 0; n < N; ++n) acc += row[n] * th[n];
+    table[r] = acc;
+  }
+
   TopK top{values.mutable_data_ptr<float>(), indices.mutable_data_ptr<int64_t>(), k};
-  const float* t = table.const_data_ptr<float>();
+  const float* t = table.data();
   switch (codes.scalar_type()) {
     case ScalarType::Byte:
       scan(t, M, K, codes.const_data_ptr<uint8_t>(), rows, top);

@@ -1,7 +1,7 @@
 """``odtool::code_topk`` for PyTorch: schema, eager reference, fake kernel.
 
 The eager implementation is the reference the compiled kernel is checked against; it
-gathers the table entries of every item and calls ``torch.topk`` (ties may be ordered
+builds the M x K look-up table, gathers every item's entries and calls ``torch.topk`` (ties may be ordered
 differently from the kernel, which prefers the lower index).
 """
 
@@ -10,9 +10,15 @@ from __future__ import annotations
 import torch
 
 _LIB = torch.library.Library("odtool", "DEF")
-_LIB.define("code_topk(Tensor table, Tensor codes, int k) -> (Tensor, Tensor)")
-_LIB.define("code_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values, "
+_LIB.define("code_topk(Tensor theta, Tensor codebooks, Tensor codes, int k) -> (Tensor, Tensor)")
+_LIB.define("code_topk.out(Tensor theta, Tensor codebooks, Tensor codes, int k, *, Tensor(a!) values, "
             "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
+
+
+def lookup_table(theta: torch.Tensor, codebooks: torch.Tensor) -> torch.Tensor:
+    """t[m, j] = theta . E_m[j]: [M, K] from ``theta`` [N] and ``codebooks`` [M, K, N]."""
+    m, k, n = codebooks.shape
+    return (codebooks.reshape(m * k, n) @ theta.reshape(n)).view(m, k)
 
 
 def code_scores(table: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
@@ -22,29 +28,30 @@ def code_scores(table: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     return torch.cat([scores.new_full((1,), float("-inf")), scores[1:]])
 
 
-def _code_topk(table: torch.Tensor, codes: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    values, indices = torch.topk(code_scores(table, codes), k)
+def _code_topk(theta, codebooks, codes, k):
+    values, indices = torch.topk(code_scores(lookup_table(theta, codebooks), codes), k)
     return values, indices
 
 
 @torch.library.impl(_LIB, "code_topk", "CompositeExplicitAutograd")
-def _impl(table, codes, k):
-    return _code_topk(table, codes, k)
+def _impl(theta, codebooks, codes, k):
+    return _code_topk(theta, codebooks, codes, k)
 
 
 @torch.library.impl(_LIB, "code_topk.out", "CompositeExplicitAutograd")
-def _impl_out(table, codes, k, *, values, indices):
-    v, i = _code_topk(table, codes, k)
+def _impl_out(theta, codebooks, codes, k, *, values, indices):
+    v, i = _code_topk(theta, codebooks, codes, k)
     values.copy_(v)
     indices.copy_(i)
     return values, indices
 
 
 @torch.library.register_fake("odtool::code_topk")
-def _fake(table, codes, k):
-    return table.new_empty(k), table.new_empty(k, dtype=torch.long)
+def _fake(theta, codebooks, codes, k):
+    return theta.new_empty(k), theta.new_empty(k, dtype=torch.long)
 
 
-def code_topk(table: torch.Tensor, codes: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+def code_topk(theta: torch.Tensor, codebooks: torch.Tensor, codes: torch.Tensor,
+              k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The op as graphs call it (``torch.ops.odtool.code_topk``)."""
-    return torch.ops.odtool.code_topk(table, codes, k)
+    return torch.ops.odtool.code_topk(theta, codebooks, codes, k)

@@ -11,26 +11,27 @@ from export.kernels.build import load
 
 
 class _Scorer(nn.Module):
-    def __init__(self, codes: torch.Tensor, k: int) -> None:
+    def __init__(self, codebooks: torch.Tensor, codes: torch.Tensor, k: int) -> None:
         super().__init__()
+        self.codebooks = nn.Buffer(codebooks)
         self.codes = nn.Buffer(codes)
         self.k = k
 
-    def forward(self, table: torch.Tensor):
-        v, i = torch.ops.odtool.code_topk(table, self.codes, self.k)
+    def forward(self, theta: torch.Tensor):
+        v, i = torch.ops.odtool.code_topk(theta, self.codebooks, self.codes, self.k)
         return v, i
 
 
-def _run_pte(module: nn.Module, table: torch.Tensor, tmp_path):
+def _run_pte(module: nn.Module, theta: torch.Tensor, tmp_path):
     from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
     from executorch.runtime import Runtime
 
     load()
-    prog = to_edge_transform_and_lower(torch.export.export(module, (table,)),
+    prog = to_edge_transform_and_lower(torch.export.export(module, (theta,)),
                                        compile_config=EdgeCompileConfig(_check_ir_validity=False)).to_executorch()
     path = tmp_path / "m.pte"
     path.write_bytes(prog.buffer)
-    return Runtime.get().load_program(str(path)).load_method("forward").execute([table])
+    return Runtime.get().load_program(str(path)).load_method("forward").execute([theta])
 
 
 @pytest.mark.parametrize("m,k_codes,dtype", [(1, 16, torch.uint8), (4, 32, torch.uint8), (3, 256, torch.uint8),
@@ -39,29 +40,31 @@ def test_kernel_matches_reference(tmp_path, m, k_codes, dtype):
     g = torch.Generator().manual_seed(m)
     rows, k = 501, 20
     codes = torch.randint(0, k_codes, (rows, m), generator=g).to(dtype)
-    table = torch.randn(m, k_codes, generator=g)
-    mod = _Scorer(codes, k)
-    scores = ops.code_scores(table, codes)
+    books = torch.randn(m, k_codes, 8, generator=g)
+    theta = torch.randn(8, generator=g)
+    mod = _Scorer(books, codes, k)
+    scores = ops.code_scores(ops.lookup_table(theta, books), codes)
     # the kernel's order: best score first, ties by lower index (torch.topk leaves ties unordered)
     ref_i = sorted(range(1, rows), key=lambda r: (-scores[r].item(), r))[:k]
-    v, i = _run_pte(mod, table, tmp_path)
+    v, i = _run_pte(mod, theta, tmp_path)
     assert i.tolist() == ref_i
-    assert torch.allclose(v, scores[ref_i], rtol=1e-6, atol=1e-6)
-    assert torch.allclose(v, mod(table)[0], rtol=1e-6, atol=1e-6)  # eager op: same values
+    assert torch.allclose(v, scores[ref_i], rtol=1e-5, atol=1e-5)
+    assert torch.allclose(v, mod(theta)[0], rtol=1e-5, atol=1e-5)  # eager op: same values
     assert 0 not in i.tolist()  # the padding row is never recommended
 
 
 def test_ties_prefer_lower_index_and_k_equals_v(tmp_path):
     codes = torch.zeros(6, 2, dtype=torch.uint8)  # every item scores the same
-    table = torch.ones(2, 4)
-    v, i = _run_pte(_Scorer(codes, 5), table, tmp_path)
-    assert i.tolist() == [1, 2, 3, 4, 5] and v.tolist() == [2.0] * 5
+    books = torch.ones(2, 4, 3)
+    v, i = _run_pte(_Scorer(books, codes, 5), torch.ones(3), tmp_path)
+    assert i.tolist() == [1, 2, 3, 4, 5] and v.tolist() == [6.0] * 5
 
 
 def test_reference_scores():
-    table = torch.tensor([[0.0, 1.0], [10.0, 20.0]])
+    books = torch.tensor([[[0.0], [1.0]], [[10.0], [20.0]]])  # M=2, K=2, N=1
+    table = ops.lookup_table(torch.tensor([1.0]), books)
+    assert table.tolist() == [[0.0, 1.0], [10.0, 20.0]]
     codes = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=torch.uint8)
-    scores = ops.code_scores(table, codes)
-    assert scores.tolist() == [float("-inf"), 11.0, 20.0, 21.0]
-    v, i = ops.code_topk(table, codes, 2)
+    assert ops.code_scores(table, codes).tolist() == [float("-inf"), 11.0, 20.0, 21.0]
+    v, i = ops.code_topk(torch.tensor([1.0]), books, codes, 2)
     assert i.tolist() == [3, 2] and v.tolist() == [21.0, 20.0]
