@@ -1,0 +1,70 @@
+"""ExecuTorch ``.pte``: torch.export -> edge -> XNNPACK partitioner -> ExecuTorch program.
+
+Delegable ops (linear, matmul, softmax, adds...) go to XNNPACK; the rest runs on ExecuTorch's
+portable / optimized kernels, or on odtool's ``code_topk`` kernel for code students built
+with ``kernels=odtool``. The program runs in the Python runtime (checked here) and in the
+C++ runtime the wheel ships (android_harness/runner).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.exporter import EXPORTERS, Exporter, LoadedModel
+from export.graphs.base import InferenceGraph
+from toolchain.atomic import atomic_write_bytes
+from toolchain.errors import ExportError
+
+ODTOOL_OP_MARKER = b"odtool::code_topk"
+
+
+class _PteModel(LoadedModel):
+    def __init__(self, path: Path) -> None:
+        from executorch.runtime import Runtime
+
+        if ODTOOL_OP_MARKER in path.read_bytes():
+            from export.kernels.build import load
+
+            load()
+        try:
+            self.method = Runtime.get().load_program(str(path)).load_method("forward")
+        except Exception as e:
+            raise ExportError(f"{path}: the ExecuTorch runtime cannot load this program ({e})") from e
+
+    def __call__(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        values, indices = self.method.execute([items, lengths])
+        return values.numpy(), indices.numpy()
+
+
+@EXPORTERS.register("executorch")
+class ExecuTorchExporter(Exporter):
+    name = "executorch"
+    suffix = ".pte"
+    supports_odtool_kernels = True
+
+    def export(self, graph: InferenceGraph, out: Path) -> None:
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
+
+        uses_kernel = getattr(graph, "use_kernel", False)
+        try:
+            ep = torch.export.export(graph, graph.example_inputs())
+            edge = to_edge_transform_and_lower(
+                ep, partitioner=[XnnpackPartitioner()],
+                # odtool::code_topk is not an ATen op, so the edge dialect check must allow it
+                compile_config=EdgeCompileConfig(_check_ir_validity=not uses_kernel))
+            program = edge.to_executorch()
+        except Exception as e:
+            raise ExportError(f"ExecuTorch lowering failed: {type(e).__name__}: {e}") from e
+        atomic_write_bytes(out, program.buffer)
+
+    def load(self, path: Path) -> LoadedModel:
+        return _PteModel(path)
+
+    def runtime_versions(self) -> dict[str, str]:
+        from executorch.version import __version__
+
+        return {"torch": torch.__version__, "executorch": __version__}

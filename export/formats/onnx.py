@@ -1,0 +1,71 @@
+"""ONNX ``.onnx`` (opset 18), validated with ``onnx.checker`` and run in onnxruntime."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from export.exporter import EXPORTERS, Exporter, LoadedModel
+from export.graphs.base import InferenceGraph
+from toolchain.atomic import atomic_write_bytes
+from toolchain.errors import ExportError
+
+OPSET = 18
+
+
+class _OrtModel(LoadedModel):
+    def __init__(self, path: Path, threads: int = 1) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise ExportError(f"{path}: onnxruntime cannot load this model ({e})") from e
+        self.inputs = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        feeds = dict(zip(self.inputs, (items.numpy(), lengths.numpy())))
+        values, indices = self.session.run(None, feeds)
+        return values, indices
+
+
+@EXPORTERS.register("onnx")
+class OnnxExporter(Exporter):
+    name = "onnx"
+    suffix = ".onnx"
+
+    def export(self, graph: InferenceGraph, out: Path) -> None:
+        import onnx
+
+        buf = io.BytesIO()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(graph, graph.example_inputs(), buf, input_names=["items", "lengths"],
+                                  output_names=["scores", "indices"], opset_version=OPSET, dynamo=False)
+        except Exception as e:
+            raise ExportError(f"ONNX export failed: {type(e).__name__}: {e}") from e
+        model = onnx.load_from_string(buf.getvalue())
+        try:
+            onnx.checker.check_model(model, full_check=True)
+        except Exception as e:
+            raise ExportError(f"the exported ONNX model fails onnx.checker: {e}") from e
+        atomic_write_bytes(out, buf.getvalue())
+
+    def load(self, path: Path) -> LoadedModel:
+        return _OrtModel(path)
+
+    def runtime_versions(self) -> dict[str, str]:
+        import onnx
+        import onnxruntime
+
+        return {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": onnxruntime.__version__,
+                "opset": str(OPSET)}

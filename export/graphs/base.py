@@ -1,0 +1,80 @@
+"""The graph interface, the generic graph (encode, score every item, top-k) and the factory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import torch
+from torch import nn
+
+from toolchain.errors import UsageError
+from toolchain.models.base import SessionRecommender, mask_padding
+
+
+class Kernels(str, Enum):
+    """Which kernels the student's scoring uses in ExecuTorch."""
+
+    odtool = "odtool"  # the fused code_topk kernel (export.kernels)
+    portable = "portable"  # only ExecuTorch's own operators
+
+
+@dataclass(frozen=True)
+class GraphOptions:
+    max_len: int = 50
+    top_k: int = 20
+    kernels: Kernels = Kernels.portable
+
+    def check(self, n_items: int) -> None:
+        problems = []
+        if self.max_len < 1:
+            problems.append(f"max length must be >= 1, got {self.max_len}")
+        if not 1 <= self.top_k <= n_items:
+            problems.append(f"top-k must be in 1..{n_items} (the number of items), got {self.top_k}")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+
+class InferenceGraph(nn.Module):
+    """Base class: input sanitising shared by every graph."""
+
+    def __init__(self, model: SessionRecommender, options: GraphOptions) -> None:
+        super().__init__()
+        self.model = model
+        self.options = options
+        self.n_items = model.items.n_items
+
+    def example_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.model.example_inputs(self.options.max_len)
+
+    def sanitize(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Unknown indices become padding; lengths are clamped to 1..L."""
+        known = (items > 0) & (items <= self.n_items)
+        items = torch.where(known, items, torch.zeros_like(items))
+        lengths = lengths.clamp(1, items.shape[1])
+        return items, lengths
+
+
+class ScoreAllGraph(InferenceGraph):
+    """The natural graph of a model: encode the session, score every item, top-k.
+
+    Used for the teacher (full table), OD-Rec (the tensor-train table is reconstructed, as
+    the method defines it) and the classic baselines.
+    """
+
+    def forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        items, lengths = self.sanitize(items, lengths)
+        scores = mask_padding(self.model.items.score(self.model.encode(items, lengths)))
+        values, indices = torch.topk(scores[0], self.options.top_k)
+        return values, indices
+
+
+def build_graph(model: SessionRecommender, options: GraphOptions) -> InferenceGraph:
+    """The inference graph for ``model``: LUT scoring for code students, else score-all."""
+    options.check(model.items.n_items)
+    from export.graphs.student import CodeStudentGraph, is_code_student
+
+    model = model.eval()
+    if is_code_student(model):
+        return CodeStudentGraph(model, options).eval()
+    return ScoreAllGraph(model, options).eval()

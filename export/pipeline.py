@@ -1,0 +1,85 @@
+"""Export a model to each requested format, check it against eager, write the report.
+
+A file appears under its real name only after its parity check passed; a failed export is
+left as ``<file>.failed`` for inspection and the run stops with the mismatch described.
+Each export gets ``<file>.report.json``: size, sha256, parity, export time, versions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from export.exporter import get_exporter
+from export.graphs.base import GraphOptions, Kernels, build_graph
+from export.parity import ParityResult, check_parity, require_parity
+from toolchain import __version__
+from toolchain.atomic import atomic_write_json
+from toolchain.checksum import sha256_file
+from toolchain.models.base import SessionRecommender
+from toolchain.progress import info
+
+FORMATS = ("executorch", "torchscript", "onnx")
+
+
+@dataclass
+class ExportResult:
+    format: str
+    path: str
+    bytes: int
+    sha256: str
+    export_seconds: float
+    parity: dict
+    graph: dict
+    versions: dict
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def export_model(model: SessionRecommender, name: str, formats: Sequence[str], out_dir: Path,
+                 options: GraphOptions, sessions: Sequence[tuple[torch.Tensor, torch.Tensor]],
+                 model_info: dict | None = None) -> list[ExportResult]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for fmt in formats:
+        exporter = get_exporter(fmt)
+        opts = options
+        if not exporter.supports_odtool_kernels and options.kernels == Kernels.odtool:
+            opts = GraphOptions(options.max_len, options.top_k, Kernels.portable)
+        graph = build_graph(model, opts)
+        final = out_dir / f"{name}{exporter.suffix}"
+        # Staged under the final file name (TorchScript archives embed it), checked, then moved.
+        staging = out_dir / ".staging" / final.name
+        staging.parent.mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        exporter.export(graph, staging)
+        seconds = time.perf_counter() - t0
+        parity: ParityResult = check_parity(fmt, graph, exporter.load(staging), sessions)
+        if not parity.ok:
+            os.replace(staging, final.with_name(final.name + ".failed"))
+            require_parity(parity)
+        os.replace(staging, final)
+        staging.parent.rmdir() if not any(staging.parent.iterdir()) else None
+        warns = [w for w in [getattr(exporter, "last_warning", None)] if w]
+        result = ExportResult(
+            format=fmt, path=str(final), bytes=final.stat().st_size, sha256=sha256_file(final),
+            export_seconds=round(seconds, 3), parity=parity.to_dict(),
+            graph={"max_len": opts.max_len, "top_k": opts.top_k, "kernels": opts.kernels.value,
+                   "class": type(graph).__name__},
+            versions={"odtool": __version__, **exporter.runtime_versions()}, warnings=warns)
+        atomic_write_json(final.with_name(final.name + ".report.json"), {**result.to_dict(), "model": model_info or {}})
+        info(f"[green]ok[/] {parity.describe()} -> {final} ({final.stat().st_size:,} bytes)")
+        results.append(result)
+    return results
+
+
+def read_report(path: Path) -> dict:
+    return json.loads(Path(str(path) + ".report.json").read_text())
