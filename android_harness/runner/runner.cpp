@@ -46,7 +46,8 @@
 // when the model returns a full score vector.
 //
 // JSON (one object, to --output or stdout; ExecuTorch logs go to stderr):
-//   runner_version, executorch_version, arch, model, input, method, load_mode,
+//   runner_version, runtime ("executorch"), runtime_version,
+//   executorch_version (the same version), arch, model, input, method, load_mode,
 //   model_size_bytes, n_sessions, max_len, model_seq_len, warmup, repeat,
 //   threads {requested, used}, cpu {cpuinfo_ok, processors, cores, clusters,
 //   uarchs, performant_cores} (the CPU as cpuinfo sees it), load_ms (Module
@@ -539,6 +540,8 @@ int main(int argc, char** argv) {
   std::ostringstream j;
   j << "{\n";
   j << "  \"runner_version\": " << json_str(ODT_RUNNER_VERSION) << ",\n";
+  j << "  \"runtime\": \"executorch\",\n";
+  j << "  \"runtime_version\": " << json_str(ODT_EXECUTORCH_VERSION) << ",\n";
   j << "  \"executorch_version\": " << json_str(ODT_EXECUTORCH_VERSION) << ",\n";
   j << "  \"arch\": " << json_str(arch_name()) << ",\n";
   j << "  \"model\": " << json_str(opt.model) << ",\n";

@@ -9,6 +9,7 @@ import typer
 
 from toolchain import __version__
 from toolchain.cli import data as data_cli
+from toolchain.cli import emulator as emulator_cli
 from toolchain.cli import size as size_cli
 from toolchain.cli.common import new_app, not_built, stdout
 from toolchain.cli.evaluate import eval_command
@@ -34,14 +35,7 @@ def _train_teacher() -> None:
     not_built("train", 3, "models and training")
 
 
-emulator_app = new_app("(not built yet: issue #5) Provision and inspect the Pixel 2 emulator.")
-app.add_typer(emulator_app, name="emulator", help="(not built yet: issue #5) Pixel 2 emulator setup | status.")
-
-
-@emulator_app.command("setup")
-def _emulator_setup() -> None:
-    """(not built yet) Provision the emulator."""
-    not_built("emulator setup", 5, "Android harness")
+app.add_typer(emulator_cli.app, name="emulator", help="Pixel 2 emulator: setup | status.")
 
 
 @app.command("freeze", help="(not built yet: issue #4) Freeze a trained run into a checksummed artifact.")

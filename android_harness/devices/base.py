@@ -1,0 +1,152 @@
+"""The device interface: prepare, push an artifact and its inputs, run, collect the result.
+
+Every device runs the same runners (the native ExecuTorch runner for ``.pte``, the Python
+runners for ``.onnx`` / ``.ptl``) on the same session file and returns the same
+:class:`~android_harness.results.RunResult`, so results compare across devices::
+
+    device = DEVICES.get("emulator")(load_profile("pixel2"))
+    device.prepare()
+    result = device.run("student.pte", "sessions.bin", threads=1, warmup=10, repeat=5)
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import Any, ClassVar
+
+from android_harness.device_profile import Profile
+from android_harness.results import RunResult, load_result
+from toolchain.errors import DeviceError, UsageError
+
+
+class ArtifactFormat(str, Enum):
+    executorch = "executorch"
+    onnx = "onnx"
+    torchscript = "torchscript"
+
+
+SUFFIXES = {".pte": ArtifactFormat.executorch, ".onnx": ArtifactFormat.onnx, ".ptl": ArtifactFormat.torchscript}
+
+
+def artifact_format(path: str | Path) -> ArtifactFormat:
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UsageError(f"{path}: unknown artifact type '{suffix}'; valid: {', '.join(sorted(SUFFIXES))}")
+    return SUFFIXES[suffix]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How to run: threads, warm-up, timed passes, top-k, pinned CPUs, time limit."""
+
+    threads: int = 1
+    warmup: int = 10
+    repeat: int = 5
+    topk: int = 10
+    cores: tuple[int, ...] | None = None   # host CPUs to pin the runner (or QEMU) to
+    timeout_s: float = 1800.0
+
+    def __post_init__(self) -> None:
+        problems = []
+        if self.threads < 0:
+            problems.append(f"threads must be >= 0 (0 = the runtime's default), got {self.threads}")
+        if self.warmup < 0 or self.repeat < 1 or self.topk < 1:
+            problems.append(f"need warmup >= 0, repeat >= 1, topk >= 1; got {self.warmup}, {self.repeat}, {self.topk}")
+        if self.timeout_s <= 0:
+            problems.append(f"timeout_s must be > 0, got {self.timeout_s}")
+        if problems:
+            raise UsageError("; ".join(problems))
+
+    def runner_args(self, model: str, inputs: str, output: str) -> list[str]:
+        return ["--model", model, "--input", inputs, "--output", output, "--threads", str(self.threads),
+                "--warmup", str(self.warmup), "--repeat", str(self.repeat), "--topk", str(self.topk)]
+
+
+def check_cores(cores: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """Validate host CPU ids against this process's allowed set."""
+    if cores is None:
+        return None
+    allowed = os.sched_getaffinity(0)
+    bad = sorted(set(cores) - allowed)
+    if not cores or bad:
+        raise UsageError(f"cannot pin to CPU(s) {bad or list(cores)}: this machine allows {sorted(allowed)}")
+    return tuple(cores)
+
+
+class Device(ABC):
+    """One place artifacts run. Subclasses register in ``android_harness.devices.DEVICES``."""
+
+    name: ClassVar[str] = "device"
+    emulated: ClassVar[bool] = False
+    formats: ClassVar[frozenset[ArtifactFormat]] = frozenset(ArtifactFormat)
+
+    def __init__(self, profile: Profile | None = None) -> None:
+        self.profile = profile
+        self._prepared = False
+
+    def check_cores(self, cores: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        """Validate CPU ids to pin to (host CPUs, except on devices that pin on the phone)."""
+        return check_cores(cores)
+
+    @property
+    def default_threads(self) -> int:
+        return self.profile.default_threads if self.profile else 1
+
+    def describe(self) -> dict[str, Any]:
+        """What a report says about where the numbers come from."""
+        return {"device": self.name, "emulated": self.emulated,
+                "profile": self.profile.name if self.profile else None}
+
+    def prepare(self) -> None:
+        """Check the device is reachable and ready (idempotent); raise DeviceError with the fix."""
+        if not self._prepared:
+            self._prepare()
+            self._prepared = True
+
+    @abstractmethod
+    def _prepare(self) -> None: ...
+
+    @abstractmethod
+    def push(self, local: Path) -> str:
+        """Make a local file readable on the device; returns the path the device uses."""
+
+    @abstractmethod
+    def execute(self, fmt: ArtifactFormat, model: str, inputs: str, output: str, settings: RunSettings) -> None:
+        """Run the runner for ``fmt``; raise DeviceError on failure."""
+
+    @abstractmethod
+    def output_path(self, local_dir: Path) -> str:
+        """Where the runner writes its JSON on the device."""
+
+    @abstractmethod
+    def collect(self, device_path: str, local: Path) -> Path:
+        """Bring the runner's JSON back to ``local``."""
+
+    def run(self, artifact: str | Path, sessions: str | Path, *, threads: int | None = None, warmup: int = 10,
+            repeat: int = 5, topk: int = 10, cores: tuple[int, ...] | None = None,
+            timeout_s: float = 1800.0) -> RunResult:
+        """Push, run, collect and parse one artifact on one session file."""
+        artifact, sessions = Path(artifact), Path(sessions)
+        fmt = artifact_format(artifact)
+        if fmt not in self.formats:
+            raise DeviceError(f"the {self.name} device cannot run {fmt.value} artifacts ({artifact.name}); "
+                              f"it runs {', '.join(sorted(f.value for f in self.formats))}")
+        for p in (artifact, sessions):
+            if not p.is_file():
+                raise UsageError(f"{p} does not exist")
+        settings = RunSettings(self.default_threads if threads is None else threads, warmup, repeat, topk,
+                               self.check_cores(tuple(cores) if cores is not None else None), timeout_s)
+        self.prepare()
+        with tempfile.TemporaryDirectory(prefix="odt-run-") as tmp:
+            model = self.push(artifact)
+            inputs = self.push(sessions)
+            output = self.output_path(Path(tmp))
+            self.execute(fmt, model, inputs, output, settings)
+            local = self.collect(output, Path(tmp) / "result.json")
+            return load_result(local, device={**self.describe(), "threads": settings.threads,
+                                              "cores": list(settings.cores) if settings.cores else None})
