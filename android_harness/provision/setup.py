@@ -82,6 +82,7 @@ def setup(cache: str | Path | None = None, *, profile: str = "pixel2", with_torc
         if dry_run:
             report.seconds = time.perf_counter() - t0
             return report
+        t_dl = time.perf_counter()
         with progress() as bar:
             if deb_files:
                 task = Task(bar, "arm64 .debs", None)
@@ -91,12 +92,12 @@ def setup(cache: str | Path | None = None, *, profile: str = "pixel2", with_torc
                 task = Task(bar, f.filename[:40], f.size)
                 wheels.download(f, layout.wheels, task.advance)
         report.downloaded_bytes = total
-        report.did.append(f"downloaded {human(total)}")
+        report.did.append(f"downloaded {human(total)} ({time.perf_counter() - t_dl:.1f} s)")
     elif dry_run:
         info("nothing to download: everything is in the cache")
         return report
 
-    with progress() as bar:
+    with progress(transient=True) as bar:
         task = Task(bar, "emulator setup", 8)
         steps = stamp["steps"]
 
@@ -105,11 +106,12 @@ def setup(cache: str | Path | None = None, *, profile: str = "pixel2", with_torc
             if steps.get(name) == key and done:
                 task.advance()
                 return False
+            t = time.perf_counter()
             fn()
             steps[name] = key
             stamp["complete"] = False
             layout.write_stamp(stamp)
-            report.did.append(label)
+            report.did.append(f"{label} ({time.perf_counter() - t:.1f} s)")
             task.advance()
             return True
 
@@ -149,10 +151,10 @@ def setup(cache: str | Path | None = None, *, profile: str = "pixel2", with_torc
              "precompile the guest's .pyc")
 
         task.update(status="host runner")
-        runner_build.ensure_runner(runner_build.host_spec(), runner_build.host_cache_dir(), jobs=jobs)
+        _runner(report, "host", runner_build.host_spec(), runner_build.host_cache_dir(), jobs)
         task.advance()
         task.update(status="aarch64 runner")
-        runner = runner_build.ensure_runner(runner_build.aarch64_spec(layout.et_root), layout.runners, jobs=jobs)
+        runner = _runner(report, "aarch64", runner_build.aarch64_spec(layout.et_root), layout.runners, jobs)
         task.advance()
         task.update(status="smoke test")
         report.versions = guest.smoke_test(layout, root, prof, runner, with_torch=with_torch)
@@ -164,6 +166,15 @@ def setup(cache: str | Path | None = None, *, profile: str = "pixel2", with_torc
     layout.write_stamp(stamp)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _runner(report: SetupReport, what: str, spec: runner_build.RunnerSpec, cache: Path, jobs: int) -> Path:
+    built = runner_build.runner_path(spec, cache).is_file()
+    t = time.perf_counter()
+    path = runner_build.ensure_runner(spec, cache, jobs=jobs)
+    if not built:
+        report.did.append(f"build the {what} runner ({time.perf_counter() - t:.1f} s)")
+    return path
 
 
 def _wheel(layout: EmulatorLayout, pin: wheels.Pin) -> Path:

@@ -42,17 +42,16 @@ def setup_command(
 
       odtool emulator setup --cache /data/odtool-emu --with-torch
     """
-    from android_harness.provision.setup import human, setup
+    from android_harness.provision.setup import setup
 
     report = setup(cache, profile=profile, with_torch=with_torch, torch_index_url=torch_index_url,
                    dry_run=dry_run)
     if report.dry_run:
         stdout.print(f"dry run: {len(report.planned)} file(s) to download into {report.layout.root}")
         return
-    what = "; ".join(report.did) if report.did else "nothing to do: verified"
-    stdout.print(f"[bold green]emulator ready[/] ({report.profile.summary()}) in {report.seconds:.1f} s: {what}")
-    if report.downloaded_bytes:
-        stdout.print(f"downloaded {human(report.downloaded_bytes)}")
+    stdout.print(f"[bold green]emulator ready[/] in {report.seconds:.1f} s: {report.profile.summary()}")
+    for line in report.did or ["nothing to do: everything was there, smoke test passed"]:
+        stdout.print(f"  {line}")
     stdout.print("guest: " + ", ".join(f"{k} {v}" for k, v in sorted(report.versions.items())))
     stdout.print(f"cache: {report.layout.root}")
 
