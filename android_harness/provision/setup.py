@@ -12,6 +12,7 @@ new executorch / numpy / onnxruntime in the host venv re-fetches just what chang
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,8 @@ def human(n: int | None) -> str:
 
 
 def setup(cache: str | Path | None = None, *, profile: str = "pixel2", with_torch: bool = False,
-          torch_index_url: str | None = None, dry_run: bool = False, jobs: int = 2) -> SetupReport:
+          torch_index_url: str | None = wheels.TORCH_CPU_INDEX, dry_run: bool = False,
+          jobs: int = 2) -> SetupReport:
     """Provision (or verify) the emulator; see the module docstring for the steps."""
     t0 = time.perf_counter()
     layout = EmulatorLayout.at(cache)
@@ -71,7 +73,10 @@ def setup(cache: str | Path | None = None, *, profile: str = "pixel2", with_torc
             deb_files = debs.missing_debs(layout, debs.plan(layout, tuple(deb_packages)))
         if wheel_pins:
             info(f"resolving aarch64 wheels: {', '.join(p.spec() for p in wheel_pins)}")
-            wheel_files = wheels.resolve(wheel_pins, index_url=torch_index_url if with_torch else None)
+            torch_pin = [p for p in wheel_pins if p.name == "torch"]
+            others = [p for p in wheel_pins if p.name != "torch"]
+            wheel_files = (wheels.resolve(others) if others else []) + \
+                (wheels.resolve(torch_pin, index_url=torch_index_url) if torch_pin else [])
         report.planned = [(f.filename, f.size) for f in (*deb_files, *wheel_files)]
         total = sum(s or 0 for _, s in report.planned)
         info(f"[bold]to download[/]: {len(deb_files)} arm64 .debs ({human(sum(f.size for f in deb_files))}) and "
@@ -157,7 +162,12 @@ def setup(cache: str | Path | None = None, *, profile: str = "pixel2", with_torc
         runner = _runner(report, "aarch64", runner_build.aarch64_spec(layout.et_root), layout.runners, jobs)
         task.advance()
         task.update(status="smoke test")
-        report.versions = guest.smoke_test(layout, root, prof, runner, with_torch=with_torch)
+        try:
+            report.versions = guest.smoke_test(layout, root, prof, runner, with_torch=with_torch)
+        except DeviceError as e:
+            if with_torch and re.search(r"libcu|libnv|cuda", e.message):
+                _drop_cuda_torch(layout, stamp)
+            raise
         task.advance()
 
     report.versions["executorch"] = runner_build.wheel_build_version(layout.et_root)
@@ -175,6 +185,17 @@ def _runner(report: SetupReport, what: str, spec: runner_build.RunnerSpec, cache
     if not built:
         report.did.append(f"build the {what} runner ({time.perf_counter() - t:.1f} s)")
     return path
+
+
+def _drop_cuda_torch(layout: EmulatorLayout, stamp: dict) -> None:
+    """A CUDA build of torch cannot import without the NVIDIA libraries: forget it."""
+    for w in layout.wheels.glob("torch-*.whl"):
+        w.unlink()
+    stamp["steps"].pop("site", None)
+    layout.write_stamp(stamp)
+    raise DeviceError("the aarch64 torch wheel is a CUDA build (PyPI's is), which cannot be imported in the "
+                      "CPU-only emulator: it asks for NVIDIA libraries", hint="run `odtool emulator setup "
+                      f"--with-torch --torch-index-url {wheels.TORCH_CPU_INDEX}` (the default) or a mirror of it")
 
 
 def _wheel(layout: EmulatorLayout, pin: wheels.Pin) -> Path:

@@ -38,6 +38,8 @@ _GUEST_ENV = {"platform_machine": "aarch64", "platform_system": "Linux", "sys_pl
               "os_name": "posix", "python_version": "3.11", "python_full_version": "3.11.2",
               "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
 PIP_TIMEOUT_S = 600
+# PyPI's aarch64 torch wheels are CUDA builds; the CPU build lives on PyTorch's own index.
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import tiny_model
+import tiny_session_model as tiny_model
 from android_harness.inputs import write_sessions
 from android_harness.provision.layout import EmulatorLayout, default_cache_dir
 from toolchain.paths import odtool_home

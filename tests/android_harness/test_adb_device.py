@@ -15,7 +15,7 @@ import pytest
 
 from android_harness.devices import DEVICES
 from android_harness.devices.adb import REMOTE_DIR, AdbDevice, parse_devices
-from samples import runner_json
+from runner_samples import runner_json
 from toolchain.errors import DeviceError
 
 STUB = r'''#!{python}

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from android_harness.results import load_result, parse_result
-from samples import runner_json
+from runner_samples import runner_json
 from toolchain.errors import DataFormatError
 
 

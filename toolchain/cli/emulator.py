@@ -24,9 +24,9 @@ def setup_command(
     profile: str = typer.Option("pixel2", "--profile", help="Device profile (name or .json path)."),
     with_torch: bool = typer.Option(False, "--with-torch",
                                     help="Also provision the aarch64 torch wheel (~430 MB) for TorchScript-lite."),
-    torch_index_url: Optional[str] = typer.Option(
-        None, "--torch-index-url",
-        help="pip index for the torch wheels, e.g. https://download.pytorch.org/whl/cpu for the CPU build."),
+    torch_index_url: str = typer.Option(
+        "https://download.pytorch.org/whl/cpu", "--torch-index-url",
+        help="pip index for the aarch64 torch wheel (with --with-torch); PyPI's is a CUDA build."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would be downloaded, then stop."),
 ) -> None:
     """Provision the emulator into its cache: idempotent, a second run only verifies.
