@@ -7,7 +7,7 @@ hang)::
     adb -s S shell mkdir -p /data/local/tmp/odtool/lib
     adb -s S push <runner dir>/odt_runner <runner dir>/lib/*.so   /data/local/tmp/odtool/...
     adb -s S shell chmod 755 /data/local/tmp/odtool/odt_runner
-    adb -s S push model.pte sessions.bin /data/local/tmp/odtool/
+    adb -s S push model.pte sessions.bin /data/local/tmp/odtool/   (+ libodtool_kernels.so if needed)
     adb -s S shell 'cd /data/local/tmp/odtool && LD_LIBRARY_PATH=... ./odt_runner ... --output result.json'
     adb -s S pull /data/local/tmp/odtool/result.json <local>
 
@@ -66,8 +66,11 @@ class AdbDevice(Device):
     formats = frozenset({ArtifactFormat.executorch})
 
     def __init__(self, profile: Profile | None = None, *, serial: str | None = None,
-                 runner: str | Path | None = None, adb: str = "adb", timeout_s: float = 60.0) -> None:
+                 runner: str | Path | None = None, kernel_lib: str | Path | None = None, adb: str = "adb",
+                 timeout_s: float = 60.0) -> None:
         super().__init__(profile)
+        kernel_lib = kernel_lib or os.environ.get("ODTOOL_ANDROID_KERNEL_LIB")
+        self.kernel_lib = Path(kernel_lib).expanduser() if kernel_lib else None
         self.serial = serial or os.environ.get("ANDROID_SERIAL") or None
         self.runner = Path(runner) if runner else default_runner()
         self.adb = adb
@@ -158,10 +161,19 @@ class AdbDevice(Device):
     def output_path(self, local_dir: Path) -> str:
         return f"{REMOTE_DIR}/result.json"
 
-    def execute(self, fmt: ArtifactFormat, model: str, inputs: str, output: str, settings: RunSettings) -> None:
-        args = " ".join(shlex.quote(a) for a in settings.runner_args(model, inputs, output))
+    def kernel_libraries(self) -> list[Path]:
+        if self.kernel_lib is None or not self.kernel_lib.is_file():
+            raise DeviceError("this program calls odtool::code_topk, so the phone needs odtool's kernel library",
+                              hint=f"build libodtool_kernels.so with the NDK ({RUNNER_README}) and pass it as "
+                                   "kernel_lib= or ODTOOL_ANDROID_KERNEL_LIB; or export with --kernels portable")
+        return [self.kernel_lib]
+
+    def execute(self, fmt: ArtifactFormat, args: list[str], settings: RunSettings) -> None:
+        output = args[args.index("--output") + 1]
+        quoted = " ".join(shlex.quote(a) for a in args)
         pin = f"taskset {sum(1 << c for c in settings.cores):x} " if settings.cores else ""
-        script = f"cd {REMOTE_DIR} && rm -f {shlex.quote(output)} && LD_LIBRARY_PATH={REMOTE_DIR}/lib {pin}./odt_runner {args}"
+        script = (f"cd {REMOTE_DIR} && rm -f {shlex.quote(output)} && "
+                  f"LD_LIBRARY_PATH={REMOTE_DIR}/lib {pin}./odt_runner {quoted}")
         proc = self._adb("shell", script, timeout=settings.timeout_s)
         self._check(proc, f"the runner on adb device {self.serial}")
 

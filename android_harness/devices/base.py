@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from android_harness.device_profile import Profile
+from android_harness.kernel_libs import needs_odtool_kernels
 from android_harness.results import RunResult, load_result
 from toolchain.errors import DeviceError, UsageError
 
@@ -116,8 +117,12 @@ class Device(ABC):
         """Make a local file readable on the device; returns the path the device uses."""
 
     @abstractmethod
-    def execute(self, fmt: ArtifactFormat, model: str, inputs: str, output: str, settings: RunSettings) -> None:
-        """Run the runner for ``fmt``; raise DeviceError on failure."""
+    def execute(self, fmt: ArtifactFormat, args: list[str], settings: RunSettings) -> None:
+        """Run the runner for ``fmt`` with ``args`` (device paths); raise DeviceError on failure."""
+
+    def kernel_libraries(self) -> list[Path]:
+        """Local paths of odtool's kernel library built for this device (for ``odtool::`` ops)."""
+        raise DeviceError(f"the {self.name} device cannot load odtool's kernels")
 
     @abstractmethod
     def output_path(self, local_dir: Path) -> str:
@@ -143,10 +148,12 @@ class Device(ABC):
                                self.check_cores(tuple(cores) if cores is not None else None), timeout_s)
         self.prepare()
         with tempfile.TemporaryDirectory(prefix="odt-run-") as tmp:
-            model = self.push(artifact)
-            inputs = self.push(sessions)
             output = self.output_path(Path(tmp))
-            self.execute(fmt, model, inputs, output, settings)
+            args = settings.runner_args(self.push(artifact), self.push(sessions), output)
+            if fmt is ArtifactFormat.executorch and needs_odtool_kernels(artifact):
+                for lib in self.kernel_libraries():  # the program calls odtool::code_topk
+                    args += ["--kernel-lib", self.push(lib)]
+            self.execute(fmt, args, settings)
             local = self.collect(output, Path(tmp) / "result.json")
             return load_result(local, device={**self.describe(), "threads": settings.threads,
                                               "cores": list(settings.cores) if settings.cores else None})

@@ -17,7 +17,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from android_harness import runner_build
+from android_harness import kernel_libs, runner_build
 from android_harness.device_profile import Profile, load_profile
 from android_harness.devices.base import ArtifactFormat, Device, RunSettings
 from android_harness.devices.host import SCRIPTS
@@ -82,8 +82,11 @@ class EmulatorDevice(Device):
         script = check_outside_root(self.root, SCRIPTS[fmt])
         return python_command(self.root, self.profile, script, *args), dict(PYTHON_ENV)
 
-    def execute(self, fmt: ArtifactFormat, model: str, inputs: str, output: str, settings: RunSettings) -> None:
-        cmd, env = self.command(fmt, settings.runner_args(model, inputs, output))
+    def kernel_libraries(self) -> list[Path]:
+        return [kernel_libs.aarch64_kernel_library(self.layout.et_root, self.layout.root / "kernels")]
+
+    def execute(self, fmt: ArtifactFormat, args: list[str], settings: RunSettings) -> None:
+        cmd, env = self.command(fmt, args)
         run_runner(cmd, env=env, cores=settings.cores, timeout_s=settings.timeout_s,
                    what=f"the {fmt.value} runner on the emulator ({self.profile.name})",
                    hint=f"the guest has {self.profile.memory_mb} MB (profile {self.profile.source}); "

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from android_harness import runner_build
+from android_harness import kernel_libs, runner_build
 from android_harness.device_profile import Profile
 from android_harness.devices.base import ArtifactFormat, Device, RunSettings
 from android_harness.devices.process import run_runner
@@ -72,7 +72,10 @@ class HostDevice(Device):
             return [self.python, "-B", str(SCRIPTS[fmt]), *args]
         raise UsageError(f"the host device cannot run {fmt.value}")
 
-    def execute(self, fmt: ArtifactFormat, model: str, inputs: str, output: str, settings: RunSettings) -> None:
-        cmd = self.command(fmt, settings.runner_args(model, inputs, output))
+    def kernel_libraries(self) -> list[Path]:
+        return [kernel_libs.host_kernel_library()]
+
+    def execute(self, fmt: ArtifactFormat, args: list[str], settings: RunSettings) -> None:
+        cmd = self.command(fmt, args)
         run_runner(cmd, what=f"the {fmt.value} runner on the host", timeout_s=settings.timeout_s,
                    cores=settings.cores)

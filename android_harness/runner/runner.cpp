@@ -7,6 +7,7 @@
 //   odt_runner --model M.pte --input sessions.bin [--warmup 10] [--repeat 5]
 //              [--threads 0] [--topk 10] [--method forward]
 //              [--load-mode mmap|file] [--output result.json]
+//              [--kernel-lib libfoo.so]...
 //
 // ---------------------------------------------------------------------------
 // Session input file format ("ODTSESS", version 1), all little-endian:
@@ -40,6 +41,9 @@
 // sessions, then --repeat timed passes over all sessions. Each sample is one
 // forward() call (input copy + execution), measured with steady_clock.
 //
+// --kernel-lib PATH (repeatable) dlopen()s a shared library that registers
+// extra ExecuTorch kernels (e.g. odtool's code_topk) before the program loads.
+//
 // --threads N > 0 resizes ExecuTorch's global thread pool (used by XNNPACK
 // and the optimized kernels) before loading; 0 keeps the runtime default (the
 // number of performant cores cpuinfo finds, or all cores). --topk is used only
@@ -48,6 +52,7 @@
 // JSON (one object, to --output or stdout; ExecuTorch logs go to stderr):
 //   runner_version, runtime ("executorch"), runtime_version,
 //   executorch_version (the same version), arch, model, input, method, load_mode,
+//   kernel_libs,
 //   model_size_bytes, n_sessions, max_len, model_seq_len, warmup, repeat,
 //   threads {requested, used}, cpu {cpuinfo_ok, processors, cores, clusters,
 //   uarchs, performant_cores} (the CPU as cpuinfo sees it), load_ms (Module
@@ -71,6 +76,7 @@
 #include "et_private.h"
 
 #include <sys/resource.h>
+#include <dlfcn.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -124,6 +130,7 @@ std::string err_msg(const std::string& what, Error e) {
 
 struct Options {
   std::string model, input, output, method = "forward", load_mode = "mmap";
+  std::vector<std::string> kernel_libs;
   long warmup = 10, repeat = 5, threads = 0, topk = 10;
 };
 
@@ -134,7 +141,8 @@ void usage(FILE* f) {
       "[--repeat N=5]\n"
       "                  [--threads N=0 (runtime default)] [--topk K=10] "
       "[--method forward]\n"
-      "                  [--load-mode mmap|file] [--output out.json]\n");
+      "                  [--load-mode mmap|file] [--output out.json]\n"
+      "                  [--kernel-lib lib.so (repeatable)]\n");
 }
 
 long parse_long(const std::string& flag, const std::string& v, long lo) {
@@ -177,6 +185,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--repeat") o.repeat = parse_long(a, val, 1);
     else if (a == "--threads") o.threads = parse_long(a, val, 0);
     else if (a == "--topk") o.topk = parse_long(a, val, 1);
+    else if (a == "--kernel-lib") o.kernel_libs.push_back(val);
     else {
       usage(stderr);
       die(kUsage, "unknown option '" + a + "'");
@@ -391,6 +400,15 @@ int main(int argc, char** argv) {
 
   executorch::runtime::runtime_init();
 
+  // Extra kernel libraries register their operators from static initializers;
+  // RTLD_GLOBAL lets them bind to the libexecutorch.so this binary already uses.
+  for (const auto& lib : opt.kernel_libs) {
+    if (!dlopen(lib.c_str(), RTLD_NOW | RTLD_GLOBAL)) {
+      const char* why = dlerror();
+      die(kLoad, "cannot load kernel library '" + lib + "': " + (why ? why : "unknown error"));
+    }
+  }
+
   // CPU as seen through cpuinfo (on the emulator: the fake proc/ and sys/ tree).
   bool cpuinfo_ok = cpuinfo_initialize();
   uint32_t n_proc = cpuinfo_ok ? cpuinfo_get_processors_count() : 0;
@@ -548,6 +566,9 @@ int main(int argc, char** argv) {
   j << "  \"input\": " << json_str(opt.input) << ",\n";
   j << "  \"method\": " << json_str(opt.method) << ",\n";
   j << "  \"load_mode\": " << json_str(opt.load_mode) << ",\n";
+  j << "  \"kernel_libs\": [";
+  for (size_t i = 0; i < opt.kernel_libs.size(); ++i) j << (i ? ", " : "") << json_str(opt.kernel_libs[i]);
+  j << "],\n";
   j << "  \"model_size_bytes\": " << (long long)st.st_size << ",\n";
   j << "  \"n_sessions\": " << sess.n << ",\n";
   j << "  \"max_len\": " << sess.max_len << ",\n";

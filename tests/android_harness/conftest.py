@@ -50,6 +50,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyArtifacts:
 
 
 @pytest.fixture(scope="session")
+def code_pte(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[list[int]]]:
+    """A tiny .pte calling odtool::code_topk, and its eager top-k on the tiny sessions."""
+    path, model = tiny_model.export_code_pte(tmp_path_factory.mktemp("code") / "code.pte")
+    return path, tiny_model.eager_topk(model, *tiny_model.sessions())
+
+
+@pytest.fixture(scope="session")
 def runner_cache() -> Path:
     return REAL_RUNNER_CACHE
 

@@ -174,3 +174,17 @@ def test_missing_adb_runner_and_formats(stub, tmp_path, android_runner, artifact
         AdbDevice(runner=android_runner).run(tmp_path / "m.onnx", artifact[1])
     with pytest.raises(DeviceError, match="valid ids are 0-63"):
         AdbDevice(runner=android_runner).run(*artifact, cores=(64,))
+
+
+def test_programs_with_odtool_kernels_push_the_kernel_library(stub, android_runner, artifact, tmp_path):
+    _, calls = stub
+    artifact[0].write_bytes(b"...odtool::code_topk...")
+    with pytest.raises(DeviceError, match="needs odtool's kernel library") as e:
+        AdbDevice(runner=android_runner).run(*artifact)
+    assert "ODTOOL_ANDROID_KERNEL_LIB" in str(e.value)
+    lib = tmp_path / "libodtool_kernels.so"
+    lib.write_bytes(b"so")
+    AdbDevice(runner=android_runner, kernel_lib=lib).run(*artifact)
+    log = calls()
+    assert ["-s", "emulator-5554", "push", str(lib), f"{REMOTE_DIR}/libodtool_kernels.so"] in log
+    assert f"--kernel-lib {REMOTE_DIR}/libodtool_kernels.so" in [c for c in log if "shell" in c][-1][-1]

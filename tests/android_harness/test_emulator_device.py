@@ -109,3 +109,13 @@ def test_torchscript_lite_needs_the_opt_in(devices, tiny):
     else:
         with pytest.raises(DeviceError, match="not provisioned"):
             emulator.run(tiny.ptl, tiny.sessions)
+
+
+@pytest.mark.emulator
+def test_odtool_kernels_are_cross_built_for_the_emulator(devices, tiny, code_pte):
+    emulator, host = devices
+    path, reference = code_pte
+    e = emulator.run(path, tiny.sessions, warmup=0, repeat=1)
+    assert e.raw["kernel_libs"][0].startswith(str(emulator.layout.root / "kernels" / "aarch64-"))
+    assert compare_topk(host.run(path, tiny.sessions, warmup=0, repeat=1), e).ok
+    assert [list(s.indices) for s in e.sessions] == reference

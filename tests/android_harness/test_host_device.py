@@ -55,3 +55,12 @@ def test_runner_errors_are_device_errors(host, tiny, tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         host.run(tmp_path / "missing.pte", tiny.sessions)
     assert isinstance(host, HostDevice)
+
+
+def test_program_with_odtool_kernels_loads_the_kernel_library(host, tiny, code_pte):
+    path, reference = code_pte
+    r = host.run(path, tiny.sessions, warmup=1, repeat=1)
+    assert len(r.raw["kernel_libs"]) == 1 and r.raw["kernel_libs"][0].endswith("libodtool_kernels.so")
+    assert [list(s.indices) for s in r.sessions] == reference
+    plain = host.run(tiny.pte, tiny.sessions, warmup=0, repeat=1)
+    assert plain.raw["kernel_libs"] == []

@@ -52,7 +52,7 @@ def sessions(n: int = 8, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
 
 def eager_topk(model: nn.Module, items: np.ndarray, lengths: np.ndarray) -> list[list[int]]:
     with torch.no_grad():
-        return [model(torch.from_numpy(items[i:i + 1]), torch.from_numpy(lengths[i:i + 1]))[1][0].tolist()
+        return [model(torch.from_numpy(items[i:i + 1]), torch.from_numpy(lengths[i:i + 1]))[1].reshape(-1).tolist()
                 for i in range(len(lengths))]
 
 
@@ -76,3 +76,35 @@ def export_ptl(model: nn.Module, path: Path) -> Path:
     traced = torch.jit.trace(model, example_inputs())
     traced._save_for_lite_interpreter(str(path))
     return path
+
+
+class TinyCodeModel(nn.Module):
+    """Scores items through odtool's fused ``code_topk`` kernel (a compositional-code student)."""
+
+    def __init__(self, m: int = 3, k_codes: int = 16, n: int = D) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(2)
+        self.emb = nn.Embedding(V, n, padding_idx=0)
+        self.codebooks = nn.Buffer(torch.randn(m, k_codes, n, generator=g))
+        self.codes = nn.Buffer(torch.randint(0, k_codes, (V, m), generator=g).to(torch.uint8))
+
+    def forward(self, items: torch.Tensor, lengths: torch.Tensor):
+        pos = torch.arange(items.shape[1], dtype=torch.int64).unsqueeze(0)
+        mask = (pos < lengths.unsqueeze(1)).to(torch.float32).unsqueeze(-1)
+        theta = (self.emb(items) * mask).sum(1)[0] / lengths.to(torch.float32).clamp(min=1)
+        v, i = torch.ops.odtool.code_topk(theta, self.codebooks, self.codes, K)
+        return v, i
+
+
+def export_code_pte(path: Path) -> tuple[Path, nn.Module]:
+    """A .pte that needs odtool's kernel library in the runner."""
+    from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
+
+    from export.kernels import ops  # noqa: F401 - registers odtool::code_topk with torch
+
+    torch.manual_seed(3)
+    model = TinyCodeModel().eval()
+    ep = torch.export.export(model, example_inputs())
+    prog = to_edge_transform_and_lower(ep, compile_config=EdgeCompileConfig(_check_ir_validity=False))
+    path.write_bytes(prog.to_executorch().buffer)
+    return path, model
