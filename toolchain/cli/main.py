@@ -11,6 +11,7 @@ from toolchain import __version__
 from toolchain.cli import data as data_cli
 from toolchain.cli import emulator as emulator_cli
 from toolchain.cli import size as size_cli
+from toolchain.cli import train as train_cli
 from toolchain.cli.common import new_app, not_built, stdout
 from toolchain.cli.evaluate import eval_command
 from toolchain.progress import set_quiet
@@ -25,15 +26,8 @@ app = new_app(
 app.add_typer(data_cli.app, name="data", help="Prepare datasets: prepare | synth | stats.")
 app.command("eval")(eval_command)
 
-train_app = new_app("(not built yet: issue #3) Train the teacher, the student and the baselines.")
-app.add_typer(train_app, name="train", help="(not built yet: issue #3) Train teacher, student, baselines.")
-
-
-@train_app.command("teacher")
-def _train_teacher() -> None:
-    """(not built yet) Train the SASRec teacher."""
-    not_built("train", 3, "models and training")
-
+app.add_typer(train_cli.app, name="train",
+              help="Train: teacher | student | odrec | gru4rec | narm | stamp | srgnn.")
 
 app.add_typer(emulator_cli.app, name="emulator", help="Pixel 2 emulator: setup | status.")
 

@@ -1,0 +1,283 @@
+"""``odtool train``: the teacher, the EODRec student, OD-Rec and the classic baselines.
+
+Every setting is a config-file key (``--config FILE``, JSON or TOML, sections [model],
+[item_table], [train], [distill]), most are also flags, and ``--set SECTION.KEY=VALUE``
+reaches any key. Precedence: preset < teacher's backbone (students) < file < flags.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from enum import Enum
+from pathlib import Path
+from typing import Any, List, Optional
+
+import torch
+import typer
+
+from toolchain.cli.common import new_app, stdout
+from toolchain.cli.evaluate import metrics_table
+from toolchain.data.pipeline import load_dataset
+from toolchain.errors import UsageError
+from toolchain.progress import info
+from toolchain.training.build import build_model, build_task, new_spec
+from toolchain.training.run_dir import RunDir
+from toolchain.training.spec import SECTIONS, RunSpec, read_config_file
+from toolchain.training.trainer import Trainer
+
+app = new_app(
+    "Train the SASRec teacher, the compositional-code student (bidirectional distillation), OD-Rec "
+    "(semi-tensor-train student) and the baselines GRU4Rec, NARM, STAMP, SR-GNN.\n\n"
+    "Examples:\n\n"
+    "  odtool train teacher --data data/digi --out runs/teacher\n\n"
+    "  odtool train student --data data/digi --teacher runs/teacher --out runs/student --M 4 --K 32\n\n"
+    "  odtool train odrec --data data/digi --teacher runs/teacher --out runs/odrec --match-student runs/student\n\n"
+    "  odtool train narm --data data/digi --out runs/narm --epochs 10\n\n"
+    "  odtool train teacher --out runs/teacher --resume     # continue an interrupted run"
+)
+
+
+class Preset(str, Enum):
+    tmall = "tmall"
+    retailrocket = "retailrocket"
+    tiny = "tiny"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+# Shared options. Flags default to None ("not given"), so presets and config files show through.
+DATA = typer.Option(None, "--data", "-d", help="Dataset directory (default: the synthetic default).")
+OUT = typer.Option(..., "--out", "-o", help="Run directory to create, or to continue with --resume.")
+CONFIG = typer.Option(None, "--config", "-c", help="JSON or TOML file with sections model, item_table, train, distill.")
+PRESET = typer.Option(Preset.tmall, "--preset", help="Paper setting: tmall (N=128, 1 head, dropout 0.5), "
+                      "retailrocket (N=256, 2 heads, 0.2, M=3, K=256), tiny (tests).")
+RESUME = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint.")
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing run in --out.")
+SET = typer.Option(None, "--set", help="Any config key: SECTION.KEY=VALUE (repeatable), e.g. model.steps=2.")
+EPOCHS = typer.Option(None, "--epochs", help="Epochs (students: joint epochs after pretraining). (default 20)")
+BATCH = typer.Option(None, "--batch-size", help="Mini-batch size. (default 100)")
+LR = typer.Option(None, "--lr", help="Adam learning rate. (default 0.001)")
+L2 = typer.Option(None, "--l2", help="L2 regularisation (Adam weight decay). (default 1e-05)")
+INIT = typer.Option(None, "--init-range", help="Initialise parameters from U(-b, b). (default 0.1)")
+PATIENCE = typer.Option(None, "--patience", help="Stop after this many epochs without a better "
+                        "validation NDCG@10 (0: never). (default 3)")
+SEED = typer.Option(None, "--seed", help="Seed: the same seed reproduces a CPU run bit for bit. (default 0)")
+MAX_LEN = typer.Option(None, "--max-len", help="Sessions keep their most recent items. (default 50)")
+THREADS = typer.Option(None, "--threads", help="torch CPU threads (0: torch's default). (default 0)")
+DEVICE = typer.Option(None, "--device", help="auto uses CUDA when present. (default auto)")
+DIM = typer.Option(None, "--dim", help="Embedding dimension N.")
+LAYERS = typer.Option(None, "--layers", help="Self-attention layers. (default 1)")
+HEADS = typer.Option(None, "--heads", help="Attention heads.")
+DROPOUT = typer.Option(None, "--dropout", help="Dropout rate.")
+CAUSAL = typer.Option(None, "--causal/--bidirectional-attention", help="Attention mask within the session. "
+                      "(default bidirectional)")
+TEACHER = typer.Option(None, "--teacher", "-t", help="A trained teacher run (required).")
+BETA = typer.Option(None, "--beta", help="Weight of the contrastive loss (Eq. 22).")
+GAMMA = typer.Option(None, "--gamma", help="Weight of the soft-target KL (Eq. 24). (default 0.3)")
+TAU = typer.Option(None, "--tau", help="InfoNCE temperature. (default 0.2)")
+HOT = typer.Option(None, "--hot-fraction", help="Share of items that are hot (by popularity). (default 0.2)")
+PRETRAIN = typer.Option(None, "--pretrain-epochs", help="Epochs of L_rec (+ L_mse) before distilling. (default 2)")
+CONTRASTIVE = typer.Option(None, "--contrastive/--no-contrastive", help="Contrastive distillation (w/o-c).")
+SOFT = typer.Option(None, "--soft-targets/--no-soft-targets", help="Soft-target distillation (w/o-s).")
+M = typer.Option(None, "--M", help="Codebooks M. (default 4)")
+K = typer.Option(None, "--K", help="Vectors per codebook K. (default 32)")
+
+FLAG_KEYS = {  # parameter name -> (section, key)
+    **{n: ("train", n) for n in ("epochs", "batch_size", "lr", "l2", "init_range", "patience", "seed",
+                                 "max_len", "threads", "device")},
+    **{n: ("model", n) for n in ("dim", "layers", "heads", "dropout", "causal", "steps")},
+    **{n: ("distill", n) for n in ("beta", "gamma", "tau", "hot_fraction", "pretrain_epochs",
+                                   "contrastive", "soft_targets", "bidirectional", "distill")},
+    **{n: ("item_table", n) for n in ("m", "k", "eta", "mixup", "straight_through", "temperature",
+                                      "rank", "n", "d")},
+}
+RENAMED = {"distill": "enabled"}  # --distill/--no-distill sets distill.enabled
+RUNTIME = {"threads", "device"}  # may change when resuming
+
+
+def _parse_sets(sets: list[str] | None) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in sets or []:
+        key, sep, raw = item.partition("=")
+        section, dot, name = key.partition(".")
+        if not sep or not dot or section not in SECTIONS:
+            raise UsageError(f"--set {item!r}: expected SECTION.KEY=VALUE with SECTION one of {', '.join(SECTIONS)}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(section, {})[name] = value
+    return out
+
+
+def _flags(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for name, value in params.items():
+        if name in FLAG_KEYS and value is not None:
+            section, key = FLAG_KEYS[name]
+            out.setdefault(section, {})[RENAMED.get(key, key)] = value.value if isinstance(value, Enum) else value
+    return out
+
+
+def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None) -> dict[str, Any]:
+    """Create (or resume) the run in ``p['out']`` and train it; prints and returns the summary."""
+    run = RunDir(p["out"])
+    flags = _flags(p)
+    for section, values in _parse_sets(p.get("set_")).items():
+        flags.setdefault(section, {}).update(values)
+    if p["resume"]:
+        changed = {k for sec in flags.values() for k in sec} - RUNTIME
+        if changed or p.get("config") or p.get("teacher") or target_ratio is not None:
+            raise UsageError(f"--resume continues with the settings in {run.config}; drop "
+                             f"{', '.join(sorted(changed)) or 'the config / teacher options'}",
+                             hint="or start a new run with another --out")
+        spec = RunSpec.from_dict(run.read_config(), source=str(run.config))
+        if spec.kind != kind:
+            raise UsageError(f"{run.root} is a {spec.kind} run: use `odtool train {spec.kind} --resume`")
+        spec.train = spec.train.replace(**flags.get("train", {}))
+        ds = load_dataset(p["data"] or spec.data.get("path"))
+        if spec.data.get("arrays_sha256") not in (None, ds.manifest.get("arrays_sha256")):
+            raise UsageError(f"this dataset is not the one {run.root} was trained on (checksums differ)",
+                             hint=f"pass --data {spec.data.get('path')}")
+    else:
+        _claim(run, p["overwrite"])
+        ds = load_dataset(p["data"])
+        spec = new_spec(kind, ds, p["data"], preset=p["preset"].value,
+                        file=read_config_file(p["config"]) if p.get("config") else None, flags=flags,
+                        teacher_run=p.get("teacher"), target_ratio=target_ratio)
+        run.write_config(spec.to_dict())
+    device = _device(spec.train.device)
+    if spec.train.threads:
+        torch.set_num_threads(spec.train.threads)
+    info(f"training {kind} on {ds.n_items:,} items, {len(ds.train):,} sequences -> {run.root} ({device})")
+    task = build_task(spec, ds)
+    trainer = Trainer(task, spec, ds, run, device, lambda: build_model(spec, ds.n_items))
+    summary = trainer.fit(resume=p["resume"])
+    stdout.print(metrics_table(f"{kind}: best epoch {summary['best_epoch']} of {summary['epochs_run']}, "
+                               "metrics in %", {"valid (best)": summary["valid"], "test": summary["test"]}))
+    stdout.print(f"run: {run.root}  mean epoch seconds: "
+                 + ", ".join(f"{k} {v:.1f}" for k, v in summary["mean_epoch_seconds"].items()))
+    return summary
+
+
+def _claim(run: RunDir, overwrite: bool) -> None:
+    """Make sure ``run.root`` can hold a new run; never deletes anything that is not a run."""
+    if run.root.exists() and any(run.root.iterdir()):
+        if not run.config.is_file():
+            raise UsageError(f"{run.root} exists and is not an odtool run; choose another --out")
+        if not overwrite:
+            raise UsageError(f"{run.root} already holds a run",
+                             hint="--resume continues it, --overwrite starts it again")
+        shutil.rmtree(run.root)
+    run.root.mkdir(parents=True, exist_ok=True)
+
+
+def _device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available", hint="use --device auto or cpu")
+    return torch.device("cuda" if name != "cpu" and torch.cuda.is_available() else "cpu")
+
+
+@app.command("teacher")
+def teacher(data: Optional[Path] = DATA, out: Path = OUT, config: Optional[Path] = CONFIG, preset: Preset = PRESET,
+            resume: bool = RESUME, overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET,
+            epochs: Optional[int] = EPOCHS, batch_size: Optional[int] = BATCH, lr: Optional[float] = LR,
+            l2: Optional[float] = L2, init_range: Optional[float] = INIT, patience: Optional[int] = PATIENCE,
+            seed: Optional[int] = SEED, max_len: Optional[int] = MAX_LEN, threads: Optional[int] = THREADS,
+            device: Optional[Device] = DEVICE, dim: Optional[int] = DIM, layers: Optional[int] = LAYERS,
+            heads: Optional[int] = HEADS, dropout: Optional[float] = DROPOUT,
+            causal: Optional[bool] = CAUSAL) -> None:
+    """Train the server-side teacher: SASRec + soft-attention readout over a full item table.
+
+    Example: odtool train teacher --data data/digi --out runs/teacher --epochs 20 --threads 2
+    """
+    run_training("teacher", locals())
+
+
+@app.command("student")
+def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] = TEACHER,
+            config: Optional[Path] = CONFIG, preset: Preset = PRESET, resume: bool = RESUME,
+            overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, epochs: Optional[int] = EPOCHS,
+            batch_size: Optional[int] = BATCH, lr: Optional[float] = LR, l2: Optional[float] = L2,
+            init_range: Optional[float] = INIT, patience: Optional[int] = PATIENCE, seed: Optional[int] = SEED,
+            max_len: Optional[int] = MAX_LEN, threads: Optional[int] = THREADS, device: Optional[Device] = DEVICE,
+            dropout: Optional[float] = DROPOUT, m: Optional[int] = M, k: Optional[int] = K,
+            eta: Optional[float] = typer.Option(None, "--eta", help="Mixup weight of the teacher's X (Eq. 18)."),
+            mixup: Optional[bool] = typer.Option(None, "--mixup/--no-mixup", help="Embedding mixup (w/o-m)."),
+            straight_through: Optional[bool] = typer.Option(
+                None, "--straight-through/--soft-codes", help="Hard one-hots forward, soft gradients."),
+            temperature: Optional[float] = typer.Option(None, "--gumbel-temperature", help="Gumbel eps. (default 0.3)"),
+            beta: Optional[float] = BETA, gamma: Optional[float] = GAMMA, tau: Optional[float] = TAU,
+            hot_fraction: Optional[float] = HOT, pretrain_epochs: Optional[int] = PRETRAIN,
+            distill: Optional[bool] = typer.Option(None, "--distill/--no-distill",
+                                                   help="Any distillation at all (--no-distill: Stu-base)."),
+            contrastive: Optional[bool] = CONTRASTIVE, soft_targets: Optional[bool] = SOFT,
+            bidirectional: Optional[bool] = typer.Option(
+                None, "--bidirectional/--freeze-teacher", help="Update the teacher too (w/o-b: frozen).")) -> None:
+    """Train the EODRec student: compositional codes (M x K), pretraining, bidirectional distillation.
+
+    The backbone copies the teacher's config; --dropout and the config file may change it.
+
+    Example: odtool train student --data data/digi --teacher runs/teacher --out runs/student --M 4 --K 32
+    """
+    run_training("student", locals())
+
+
+@app.command("odrec")
+def odrec(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] = TEACHER,
+          config: Optional[Path] = CONFIG, preset: Preset = PRESET, resume: bool = RESUME,
+          overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, epochs: Optional[int] = EPOCHS,
+          batch_size: Optional[int] = BATCH, lr: Optional[float] = LR, l2: Optional[float] = L2,
+          init_range: Optional[float] = INIT, patience: Optional[int] = PATIENCE, seed: Optional[int] = SEED,
+          max_len: Optional[int] = MAX_LEN, threads: Optional[int] = THREADS, device: Optional[Device] = DEVICE,
+          dropout: Optional[float] = DROPOUT,
+          ratio: Optional[float] = typer.Option(None, "--ratio", help="Target compression ratio."),
+          match_student: Optional[Path] = typer.Option(None, "--match-student",
+                                                       help="Use this student run's Eq. (13) ratio."),
+          rank: Optional[int] = typer.Option(None, "--rank", help="TT-rank R (overrides the ratio)."),
+          n: Optional[int] = typer.Option(None, "--n", help="Semi-tensor factor n. (default 2)"),
+          beta: Optional[float] = BETA, gamma: Optional[float] = GAMMA, tau: Optional[float] = TAU,
+          hot_fraction: Optional[float] = HOT, pretrain_epochs: Optional[int] = PRETRAIN,
+          contrastive: Optional[bool] = CONTRASTIVE, soft_targets: Optional[bool] = SOFT) -> None:
+    """Train OD-Rec: SASRec over a semi-tensor-train table, one-way distillation from a frozen teacher.
+
+    Its compression ratio matches a student's: --match-student RUN, else --ratio, else the Eq. (13)
+    ratio of the preset's M and K (4, 32) at this dataset's |V| and N.
+
+    Example: odtool train odrec --data data/digi --teacher runs/teacher --out runs/odrec --match-student runs/student
+    """
+    if match_student is not None and ratio is not None:
+        raise UsageError("give either --ratio or --match-student, not both")
+    if match_student is not None:
+        sspec = RunSpec.from_dict(RunDir(match_student).read_config(), source=str(match_student))
+        if sspec.kind != "student":
+            raise UsageError(f"{match_student} is a {sspec.kind} run, not a student run")
+        from toolchain.compression.codes import compression_ratio
+        ratio = compression_ratio(sspec.data["n_items"], sspec.model.dim, sspec.item_table.m, sspec.item_table.k)
+    run_training("odrec", locals(), target_ratio=ratio)
+
+
+def _baseline(kind: str, title: str, extra_help: str = "") -> None:
+    def command(data: Optional[Path] = DATA, out: Path = OUT, config: Optional[Path] = CONFIG,
+                preset: Preset = PRESET, resume: bool = RESUME, overwrite: bool = OVERWRITE,
+                set_: Optional[List[str]] = SET, epochs: Optional[int] = EPOCHS, batch_size: Optional[int] = BATCH,
+                lr: Optional[float] = LR, l2: Optional[float] = L2, init_range: Optional[float] = INIT,
+                patience: Optional[int] = PATIENCE, seed: Optional[int] = SEED, max_len: Optional[int] = MAX_LEN,
+                threads: Optional[int] = THREADS, device: Optional[Device] = DEVICE,
+                dim: Optional[int] = DIM) -> None:
+        run_training(kind, locals())
+
+    command.__doc__ = (f"Train {title}.{extra_help}\n\nOther model keys: --set model.KEY=VALUE or the config "
+                       f"file's [model] section.\n\nExample: odtool train {kind} --data data/digi --out runs/{kind}")
+    app.command(kind)(command)
+
+
+_baseline("gru4rec", "GRU4Rec (a GRU over the session; full softmax cross-entropy)")
+_baseline("narm", "NARM (GRU encoder with attentive local encoder)")
+_baseline("stamp", "STAMP (short-term attention/memory priority)")
+_baseline("srgnn", "SR-GNN (gated GNN over the fixed-shape session graph)", " E.g. --set model.steps=2.")

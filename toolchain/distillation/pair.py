@@ -1,0 +1,113 @@
+"""Teacher and student trained together: EODRec's Eq. (29) and OD-Rec's one-way variant.
+
+Per batch (items [B, L], lengths [B], targets [B]), student first, then teacher:
+
+    h_s, h_t          position states of student / teacher             [B, L, N]
+    theta_s, theta_t  Eq. (3) readouts over the whole session           [B, N]
+    rec               CE(theta_s . E'_v, target)       (student, mixup when on)
+    mse               L_mse of the codes table (Eq. 14; absent for other tables)
+    rec_teacher       CE(theta_t . X_v, target)        (only when the teacher trains)
+    hot, cold         sub-session masks: hot = top 20% items by popularity (Eq. 20)
+    z_tea = [theta_hot^tea, theta_cold^stu],  z_stu = [theta_hot^stu, theta_cold^tea]  (Eq. 21)
+    con               InfoNCE(W_t z_tea, W_s z_stu), tau = 0.2           (Eq. 22)
+    soft              KL(softmax(theta_t X) || softmax(theta_s E'))     (Eq. 24)
+    loss              rec + mse + rec_teacher + beta con + gamma soft    (Eq. 29)
+
+Hot and cold sub-sessions reuse each model's own readout (same parameters) on the same
+position states, with the hot or cold mask: one backbone pass per model. A session with
+no cold (or no hot) item gets a zero vector for that half, so its recombined views still
+contrast the half it has, as the paper prescribes.
+
+**How gradients flow.** Bidirectional (Eq. 25): the teacher runs in train mode, its
+L_rec is added, and L_con and L_soft are differentiated through *both* models, so the KL
+term also pulls the teacher's distribution towards the student's: the reverse transfer.
+The student's X (mixup, L_mse, code learner) is a detached copy of the teacher's current
+table, refreshed before every step: the teacher learns from the student only through the
+distillation losses, never by being dragged towards the codes. With the teacher frozen
+(Stu-w/o-b, OD-Rec) it runs in eval mode under ``no_grad``.
+
+In the ``pretrain`` phase (Eq. 26) only rec + mse are computed; the teacher is not run.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from toolchain.distillation.config import DistillConfig
+from toolchain.distillation.losses import hot_cold_masks, info_nce, soft_target_kl
+from toolchain.errors import ConfigError
+from toolchain.models.base import mask_padding
+from toolchain.models.sasrec import SASRec
+
+PHASES = ("pretrain", "distill")
+
+
+class DistillationPair(nn.Module):
+    """Holds teacher, student and the projections W_t, W_s (2N -> N); computes Eq. (29)."""
+
+    def __init__(self, teacher: SASRec, student: SASRec, is_hot: torch.Tensor,
+                 config: DistillConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or DistillConfig()
+        n = student.config.dim
+        if teacher.config.dim != n:
+            raise ConfigError(f"student dim {n} differs from the teacher's {teacher.config.dim}; "
+                              f"the student's dim must equal the teacher's", source="distillation")
+        self.teacher = teacher
+        self.student = student
+        self.proj_t = nn.Linear(2 * n, n, bias=False)  # W_t
+        self.proj_s = nn.Linear(2 * n, n, bias=False)  # W_s
+        for p in (*self.proj_t.parameters(), *self.proj_s.parameters()):
+            nn.init.uniform_(p, -0.1, 0.1)
+        self.register_buffer("is_hot", is_hot.bool(), persistent=False)  # [|V|+1]
+        self.teacher.requires_grad_(self.config.teacher_trains)
+        self.sync_teacher_embeddings()
+
+    def train(self, mode: bool = True) -> DistillationPair:
+        super().train(mode)
+        self.teacher.train(mode and self.config.teacher_trains)
+        return self
+
+    @torch.no_grad()
+    def sync_teacher_embeddings(self, refresh_codes: bool = True) -> None:
+        """Give the student's table (if it learns from X) the teacher's current table."""
+        if hasattr(self.student.items, "set_teacher_embeddings"):
+            self.student.items.set_teacher_embeddings(self.teacher.items.all_embeddings(), refresh_codes)
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def loss(self, items: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor,
+             phase: str = "distill") -> dict[str, torch.Tensor]:
+        """Named terms (unweighted) and their weighted sum under "loss"; see the module doc."""
+        c = self.config
+        h_s, mask = self.student.sequence(items, lengths)
+        logits_s = mask_padding(self.student.items.score(self.student.readout(h_s, mask)))
+        terms = {"rec": nn.functional.cross_entropy(logits_s, targets),
+                 **self.student.items.auxiliary_losses()}
+        if phase == "distill" and c.enabled:
+            terms.update(self._distill_terms(items, lengths, targets, h_s, mask, logits_s))
+        weights = {"con": c.beta, "soft": c.gamma}
+        terms["loss"] = sum(weights.get(k, 1.0) * v for k, v in terms.items())
+        return terms
+
+    def _distill_terms(self, items, lengths, targets, h_s, mask, logits_s) -> dict[str, torch.Tensor]:
+        c = self.config
+        with torch.set_grad_enabled(torch.is_grad_enabled() and c.teacher_trains):
+            h_t, _ = self.teacher.sequence(items, lengths)
+            logits_t = mask_padding(self.teacher.items.score(self.teacher.readout(h_t, mask)))
+        out: dict[str, torch.Tensor] = {}
+        if c.teacher_trains:
+            out["rec_teacher"] = nn.functional.cross_entropy(logits_t, targets)
+        if c.contrastive:
+            hot, cold = hot_cold_masks(items * mask, mask, self.is_hot)
+            hot_s, cold_s = self.student.readout(h_s, hot), self.student.readout(h_s, cold)
+            with torch.set_grad_enabled(torch.is_grad_enabled() and c.teacher_trains):
+                hot_t, cold_t = self.teacher.readout(h_t, hot), self.teacher.readout(h_t, cold)
+            z_tea = torch.cat([hot_t, cold_s], -1)  # Eq. (21)
+            z_stu = torch.cat([hot_s, cold_t], -1)
+            out["con"] = info_nce(self.proj_t(z_tea), self.proj_s(z_stu), c.tau)
+        if c.soft_targets:
+            out["soft"] = soft_target_kl(logits_t, logits_s, c.kd_temperature)
+        return out

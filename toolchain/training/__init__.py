@@ -1,0 +1,1 @@
+"""Training: one generic trainer for the teacher, the students and the baselines; run directories."""

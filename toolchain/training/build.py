@@ -1,0 +1,159 @@
+"""From a :class:`RunSpec` to models and training tasks; loading trained runs back.
+
+Students need a trained teacher run: its backbone config is the student's default, its
+table X feeds the code learner, and (bidirectional) its weights keep training in the
+student's run. OD-Rec's semi-tensor-train rank is resolved here, once, from the target
+compression ratio (by default the Eq. (13) ratio of the student's M and K), and the
+resolved rank is written to the run's config so the run rebuilds exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from toolchain.compression.codes import CodesConfig, CodesTable, compression_ratio
+from toolchain.compression.item_table import ITEM_TABLES, FullTable
+from toolchain.compression.tensor_train import STTConfig
+from toolchain.data.dataset import SessionDataset
+from toolchain.distillation.config import DistillConfig
+from toolchain.distillation.losses import hot_items
+from toolchain.distillation.pair import DistillationPair
+from toolchain.errors import CheckpointError, UsageError
+from toolchain.models.base import MODELS, SessionRecommender
+from toolchain.models.init import paper_init_
+from toolchain.models.sasrec import SASRec, SASRecConfig
+from toolchain.training.checkpoint import load_weights
+from toolchain.training.config import TrainConfig
+from toolchain.training.rng import seed_everything
+from toolchain.training.run_dir import RunDir
+from toolchain.training.spec import (
+    BASELINES,
+    RunSpec,
+    merge,
+    model_config_class,
+    preset_config,
+    table_kind,
+)
+from toolchain.training.tasks import DistillTask, ModelTask, Task
+
+Sections = dict[str, dict[str, Any]]
+
+
+def dataset_info(ds: SessionDataset, path: str | Path | None) -> dict[str, Any]:
+    return {"path": str(Path(path).resolve()) if path is not None else None,
+            "arrays_sha256": ds.manifest.get("arrays_sha256"), "n_items": ds.n_items}
+
+
+def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, preset: str = "tmall",
+             file: Sections | None = None, flags: Sections | None = None,
+             teacher_run: str | Path | None = None, target_ratio: float | None = None) -> RunSpec:
+    """Resolve preset < config file < flags into a validated spec (see :mod:`.spec`)."""
+    file, flags = file or {}, flags or {}
+    layers = lambda s: (file.get(s), flags.get(s))  # noqa: E731
+    teacher = None
+    if kind in BASELINES or kind == "teacher":
+        if teacher_run is not None:
+            raise UsageError(f"--teacher is for student and odrec runs, not {kind}")
+        model_base: Any = preset_config(model_config_class(kind), preset)
+    else:
+        if teacher_run is None:
+            raise UsageError(f"a {kind} run needs a trained teacher: pass --teacher RUN",
+                             hint="train one first: odtool train teacher --data DIR --out runs/teacher")
+        teacher_spec = RunDir(teacher_run).read_config()
+        teacher = {"run": str(Path(teacher_run).resolve()), "model": teacher_spec["model"]}
+        model_base = {k: v for k, v in teacher_spec["model"].items() if k not in ("kind", "version")}
+    model = merge(model_config_class(kind), model_base, *layers("model"), source="model settings")
+    table = None
+    if kind == "student":
+        table = merge(CodesConfig, preset_config(CodesConfig, preset), *layers("item_table"),
+                      source="item_table settings")
+    elif kind == "odrec":
+        table = _odrec_table(ds.n_items, model.dim, preset, layers("item_table"), target_ratio)
+    distill = None
+    if kind in ("student", "odrec"):
+        base = preset_config(DistillConfig, preset)
+        if kind == "odrec":
+            base = base.replace(bidirectional=False)
+        distill = merge(DistillConfig, base, *layers("distill"), source="distill settings")
+    train = merge(TrainConfig, preset_config(TrainConfig, preset if preset == "tiny" else "tmall"),
+                  *layers("train"), source="train settings")
+    return RunSpec(kind, model, table, train, distill, teacher, dataset_info(ds, data_path))
+
+
+def _odrec_table(n_items: int, dim: int, preset: str, layers, target_ratio: float | None) -> STTConfig:
+    """STT config at ``target_ratio`` (default: Eq. 13 of the preset's M, K), rank resolved."""
+    if target_ratio is None:
+        codes = preset_config(CodesConfig, preset)
+        target_ratio = compression_ratio(n_items, dim, codes.m, codes.k)
+    cfg = merge(STTConfig, STTConfig(n=2), {"target_ratio": target_ratio}, *layers,
+                source="item_table settings")
+    return cfg.replace(rank=cfg.shape(n_items, dim).rank)
+
+
+def build_model(spec: RunSpec, n_items: int, teacher_embeddings: torch.Tensor | None = None) -> SessionRecommender:
+    """The run's deployable model, untrained. A codes table gets X only if given (training)."""
+    kind = spec.table_kind
+    if kind == "full":
+        table = FullTable(n_items, spec.model.dim)
+    elif kind == "codes":
+        table = CodesTable(n_items, spec.model.dim, spec.item_table, teacher_embeddings)
+    else:
+        table = ITEM_TABLES.get(kind)(n_items, spec.model.dim, spec.item_table)
+    arch = SASRec if spec.kind in ("teacher", "student", "odrec") else MODELS.get(spec.kind)
+    return arch(n_items, spec.model, items=table)
+
+
+def load_teacher(spec: RunSpec, n_items: int) -> SASRec:
+    """The student's teacher, from the teacher run's best weights."""
+    run = RunDir(spec.teacher["run"])
+    tspec = RunSpec.from_dict(run.read_config(), source=str(run.config))
+    if tspec.kind != "teacher":
+        raise UsageError(f"{run.root} is a {tspec.kind} run, not a teacher run")
+    if tspec.data.get("n_items") not in (None, n_items):
+        raise CheckpointError(f"teacher {run.root} was trained on {tspec.data['n_items']} items, this "
+                              f"dataset has {n_items}", hint="train the teacher on the same dataset")
+    teacher = SASRec(n_items, tspec.model)
+    load_weights(teacher, run.model)
+    return teacher
+
+
+def build_task(spec: RunSpec, ds: SessionDataset) -> Task:
+    """Seeded, initialised models for ``spec`` wrapped in their training task."""
+    seed_everything(spec.train.seed)
+    n, bound = ds.n_items, spec.train.init_range
+    if spec.distill is None:
+        return ModelTask(paper_init_(build_model(spec, n), bound), spec.train.epochs)
+    teacher = load_teacher(spec, n)
+    student = paper_init_(build_model(spec, n, teacher.items.all_embeddings().detach()), bound)
+    pair = DistillationPair(teacher, student, hot_items(ds.item_counts, spec.distill.hot_fraction), spec.distill)
+    paper_init_(pair.proj_t, bound)
+    paper_init_(pair.proj_s, bound)
+    return DistillTask(pair, spec.distill.pretrain_epochs, spec.train.epochs)
+
+
+def load_trained(run_path: str | Path, n_items: int | None = None) -> tuple[RunSpec, SessionRecommender]:
+    """(spec, model in eval mode) of a trained run, from its best weights (model.safetensors)."""
+    run = RunDir(run_path)
+    spec = RunSpec.from_dict(run.read_config(), source=str(run.config))
+    trained_on = spec.data.get("n_items")
+    if n_items is not None and trained_on not in (None, n_items):
+        raise CheckpointError(f"{run.root} was trained on {trained_on} items, this dataset has {n_items}",
+                              hint="evaluate on the dataset the run was trained on")
+    if not run.model.is_file():
+        raise CheckpointError(f"{run.root} has no model.safetensors yet (training has not finished an "
+                              "epoch)", hint=f"continue it: odtool train {spec.kind} --out {run.root} --resume")
+    model = build_model(spec, n_items if n_items is not None else int(trained_on))
+    load_weights(model, run.model)
+    return spec, model.eval()
+
+
+def reference_teacher(spec: RunSpec, n_items: int) -> SessionRecommender:
+    """The teacher a run is compared with: its own teacher, else a SASRec teacher of its N."""
+    if spec.teacher is not None:
+        cfg = SASRecConfig.from_dict(spec.teacher["model"], source="teacher config")
+    else:
+        cfg = spec.model if spec.kind == "teacher" else SASRecConfig(dim=spec.model.dim)
+    return SASRec(n_items, cfg)

@@ -1,0 +1,56 @@
+"""Training settings shared by every model (the paper's section 6.1.3 defaults)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from toolchain.config import Config, check_positive
+from toolchain.evaluation.metrics import DEFAULT_KS
+
+DEVICES = ("auto", "cpu", "cuda")
+MONITORS = tuple(f"{m}@{k}" for m in ("P", "NDCG", "MRR") for k in DEFAULT_KS)
+
+
+@dataclasses.dataclass
+class TrainConfig(Config):
+    """epochs: training epochs (for students: of the joint phase, after pretraining);
+    batch_size, lr (Adam), l2 (Adam weight decay), init_range (U(-b, b)); patience: epochs
+    without a better validation ``monitor`` before stopping (0 = never stop early);
+    max_len: sessions keep their most recent max_len items; threads: torch CPU threads
+    (0 = torch's default); device: auto | cpu | cuda; keep_checkpoints: epoch checkpoints
+    kept on disk (the latest ones)."""
+
+    KIND = "train"
+
+    epochs: int = 20
+    batch_size: int = 100
+    lr: float = 1e-3
+    l2: float = 1e-5
+    init_range: float = 0.1
+    patience: int = 3
+    monitor: str = "NDCG@10"
+    seed: int = 0
+    max_len: int = 50
+    eval_batch_size: int = 500
+    threads: int = 0
+    device: str = "auto"
+    keep_checkpoints: int = 2
+
+    def problems(self) -> list[str]:
+        problems: list[str] = []
+        check_positive(problems, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                       init_range=self.init_range, max_len=self.max_len,
+                       eval_batch_size=self.eval_batch_size, keep_checkpoints=self.keep_checkpoints)
+        for name in ("l2", "patience", "threads", "seed"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.monitor not in MONITORS:
+            problems.append(f"monitor must be one of {', '.join(MONITORS)}, got {self.monitor!r}")
+        if self.device not in DEVICES:
+            problems.append(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
+        return problems
+
+    @classmethod
+    def tiny(cls) -> TrainConfig:
+        """For tests: a few quick epochs, single thread, CPU."""
+        return cls(epochs=3, batch_size=32, lr=1e-2, patience=0, threads=1, device="cpu")

@@ -1,0 +1,204 @@
+"""The one training loop: teacher, students, OD-Rec and the baselines all go through it.
+
+Per epoch: shuffled mini-batches (the order of epoch e depends only on (seed, e)), Adam with
+L2 weight decay, a rich progress bar with the running loss; then validation (the deployed
+form of the model, in eval mode), early stopping on the monitored metric (NDCG@10 by
+default; only in the last phase, so a student always finishes its pretraining), the best
+weights, a metrics line and a checkpoint. At the end the best weights are reloaded into a
+fresh inference model, exactly as ``odtool eval`` loads them, and scored on the test split.
+
+Batches are trimmed to their longest session: every model masks padding, so the result is
+the same as at the full max_len, only faster. (Exported models keep a fixed L.)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import defaultdict
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from toolchain.atomic import atomic_write_json
+from toolchain.data.batching import pad_batch
+from toolchain.data.dataset import SessionDataset
+from toolchain.errors import CheckpointError, OdtoolError, UsageError
+from toolchain.evaluation.evaluate import evaluate
+from toolchain.models.base import SessionRecommender
+from toolchain.progress import Task as Bar
+from toolchain.progress import info, progress
+from toolchain.training import rng
+from toolchain.training.checkpoint import load_state, load_weights, save_state, save_weights
+from toolchain.training.run_dir import RunDir
+from toolchain.training.spec import RunSpec
+from toolchain.training.tasks import Task
+
+STATE_VERSION = 1
+
+
+class TrainingDivergedError(OdtoolError):
+    """The loss became NaN or infinite."""
+
+
+class Trainer:
+    def __init__(self, task: Task, spec: RunSpec, ds: SessionDataset, run: RunDir, device: torch.device,
+                 inference_model: Callable[[], SessionRecommender]) -> None:
+        if len(ds.valid) == 0:
+            raise UsageError("the dataset has no validation split, which early stopping needs",
+                             hint="prepare it again with --valid-fraction 0.1")
+        self.task, self.spec, self.ds, self.run, self.device = task, spec, ds, run, device
+        self.cfg = spec.train
+        self.inference_model = inference_model
+        task.module.to(device)
+        self.optimizer = torch.optim.Adam(task.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.l2)
+        self.schedule = [name for name, n in task.phases for _ in range(n)]
+        self.best, self.best_epoch, self.bad_epochs = -math.inf, 0, 0
+
+    # ------------------------------------------------------------------ driver
+    def fit(self, resume: bool = False) -> dict[str, Any]:
+        start = self._resume() + 1 if resume else 1
+        if start == 1:
+            self.run.metrics.unlink(missing_ok=True)
+            self.task.prepare()
+        total = len(self.schedule)
+        epoch_seconds: dict[str, list[float]] = defaultdict(list)
+        for r in self.run.read_metrics():
+            epoch_seconds[r["phase"]].append(r["epoch_seconds"])
+        stopped = self._should_stop(start - 1)
+        for epoch in range(start, total + 1):
+            if stopped:
+                break
+            phase = self.schedule[epoch - 1]
+            if epoch > 1 and phase != self.schedule[epoch - 2]:
+                self.bad_epochs = 0  # patience counts within the final phase only
+            t0 = time.perf_counter()
+            train = self._train_epoch(epoch, phase)
+            seconds = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            valid = self._validate()
+            eval_seconds = time.perf_counter() - t0
+            improved = valid[self.cfg.monitor] > self.best
+            if improved:
+                self.best, self.best_epoch, self.bad_epochs = valid[self.cfg.monitor], epoch, 0
+                self._save_best(epoch, valid)
+            else:
+                self.bad_epochs += 1
+            epoch_seconds[phase].append(seconds)
+            self.run.append_metrics({"epoch": epoch, "phase": phase, "train": train, "valid": valid,
+                                     "epoch_seconds": seconds, "eval_seconds": eval_seconds,
+                                     "best": improved})
+            self._checkpoint(epoch)
+            self._report(epoch, total, phase, train, valid, seconds, improved)
+            stopped = self._should_stop(epoch)
+        return self._finish(stopped, epoch_seconds)
+
+    def _should_stop(self, epoch: int) -> bool:
+        last_phase = epoch >= 1 and self.schedule[epoch - 1] == self.schedule[-1]
+        return bool(self.cfg.patience and last_phase and self.bad_epochs >= self.cfg.patience
+                    and epoch < len(self.schedule))
+
+    # ------------------------------------------------------------------ one epoch
+    def _train_epoch(self, epoch: int, phase: str) -> dict[str, float]:
+        split, bs = self.ds.train, self.cfg.batch_size
+        order = rng.epoch_order(len(split), self.cfg.seed, epoch)
+        self.task.module.train()
+        sums: dict[str, torch.Tensor] = {}
+        count = 0
+        with progress(transient=True) as bar:
+            status = Bar(bar, f"epoch {epoch}/{len(self.schedule)} {phase}", total=-(-len(split) // bs))
+            for step, start in enumerate(range(0, len(split), bs)):
+                idx = order[start:start + bs]
+                items, lengths = pad_batch(split, idx, self.cfg.max_len)
+                items = items[:, :int(lengths.max())]
+                targets = torch.from_numpy(split.targets[idx].astype(np.int64))
+                items, lengths, targets = (t.to(self.device) for t in (items, lengths, targets))
+                self.task.before_step(phase)
+                terms = self.task.loss(items, lengths, targets, phase)
+                self.optimizer.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                self.optimizer.step()
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + v.detach() * len(idx)
+                count += len(idx)
+                status.advance()
+                if step % 50 == 0:
+                    status.update(status=f"loss {self._finite(sums['loss'] / count, epoch):.4f}")
+        out = {k: float(v / count) for k, v in sums.items()}
+        self._finite(torch.tensor(out["loss"]), epoch)
+        return out
+
+    @staticmethod
+    def _finite(value: torch.Tensor, epoch: int) -> float:
+        v = float(value)
+        if not math.isfinite(v):
+            raise TrainingDivergedError(f"training diverged in epoch {epoch}: the loss is {v}",
+                                        hint="lower --lr, or raise --l2")
+        return v
+
+    def _validate(self) -> dict[str, float]:
+        self.task.before_eval()
+        self.task.module.eval()
+        return evaluate(self.task.model, self.ds.valid, batch_size=self.cfg.eval_batch_size,
+                        max_len=self.cfg.max_len, device=self.device, description="validating")
+
+    # ------------------------------------------------------------------ files
+    def _save_best(self, epoch: int, valid: dict[str, float]) -> None:
+        save_weights(self.run.model, self.task.model)
+        self.task.save_best_extras(self.run.root)
+        atomic_write_json(self.run.best, {"epoch": epoch, "monitor": self.cfg.monitor, "valid": valid})
+
+    def _checkpoint(self, epoch: int) -> None:
+        weights, state = self.run.checkpoint_files(epoch)
+        save_weights(weights, self.task.module)
+        save_state(state, {
+            "version": STATE_VERSION, "epoch": epoch, "optimizer": self.optimizer.state_dict(),
+            "rng": rng.capture(),
+            "trainer": {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs},
+        })
+        self.run.commit_checkpoint(epoch, self.cfg.keep_checkpoints)
+
+    def _resume(self) -> int:
+        """Restore the last checkpoint; returns its epoch (0: none yet, start afresh)."""
+        found = self.run.latest_checkpoint()
+        if found is None:
+            return 0
+        epoch, weights, state_path = found
+        load_weights(self.task.module, weights)
+        state = load_state(state_path)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            rng.restore(state["rng"])
+            t = state["trainer"]
+            self.best, self.best_epoch, self.bad_epochs = float(t["best"]), int(t["best_epoch"]), int(t["bad_epochs"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            raise CheckpointError(f"{state_path}: does not match this run ({type(e).__name__}: {e})") from e
+        self.run.truncate_metrics(epoch)
+        info(f"resuming {self.run.root} after epoch {epoch} (best so far: epoch {self.best_epoch})")
+        return epoch
+
+    def _finish(self, stopped: bool, epoch_seconds: dict[str, list[float]]) -> dict[str, Any]:
+        model = self.inference_model()
+        load_weights(model, self.run.model)
+        model.to(self.device).eval()
+        test = evaluate(model, self.ds.test, batch_size=self.cfg.eval_batch_size, max_len=self.cfg.max_len,
+                        device=self.device, description="testing")
+        best = json.loads(self.run.best.read_text())
+        self.run.append_metrics({"epoch": best["epoch"], "test": test})
+        summary = {
+            "kind": self.spec.kind, "best_epoch": best["epoch"], "valid": best["valid"], "test": test,
+            "epochs_run": len([r for r in self.run.read_metrics() if "phase" in r]),
+            "stopped_early": stopped,
+            "mean_epoch_seconds": {k: sum(v) / len(v) for k, v in epoch_seconds.items() if v},
+        }
+        atomic_write_json(self.run.summary, summary)
+        return summary
+
+    def _report(self, epoch: int, total: int, phase: str, train: dict[str, float], valid: dict[str, float],
+                seconds: float, improved: bool) -> None:
+        terms = " ".join(f"{k} {v:.4f}" for k, v in train.items() if k != "loss")
+        info(f"epoch {epoch}/{total} [{phase}] loss {train['loss']:.4f} ({terms})  valid P@10 "
+             f"{100 * valid['P@10']:.2f} NDCG@10 {100 * valid['NDCG@10']:.2f}  {seconds:.1f}s"
+             + ("  [green]best[/]" if improved else ""))
