@@ -58,7 +58,7 @@ def status(cache: str | Path | None = None, profile: str = "pixel2") -> tuple[Em
         rows.append(Row(f"wheel {pin.spec()}", w is not None, w.name if w else "missing"))
     if not with_torch:
         rows.append(Row("wheel torch (opt-in)", False, "not provisioned (odtool emulator setup --with-torch, "
-                        "about 430 MB)", optional=True))
+                        "a few hundred MB)", optional=True))
     et_ok = (layout.et_root / "lib" / "libexecutorch.so").is_file()
     rows.append(Row("executorch C++ runtime (aarch64)", et_ok,
                     runner_build.wheel_build_version(layout.et_root) if et_ok else "missing"))
