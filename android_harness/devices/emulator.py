@@ -77,8 +77,8 @@ class EmulatorDevice(Device):
             return [*qemu_prefix(self.root, self.profile), str(self.runner()), *args], dict(BASE_ENV)
         if fmt is ArtifactFormat.torchscript and not self.layout.has_torch():
             raise DeviceError("TorchScript-lite on the emulator needs the aarch64 torch wheel, which is not "
-                              "provisioned", hint="run `odtool emulator setup --with-torch` (a download of a few hundred MB), "
-                                                  "or run .ptl artifacts on the host device")
+                              "provisioned", hint="run `odtool emulator setup --with-torch` (a few hundred MB "
+                                                  "more), or run .ptl artifacts on the host device")
         script = check_outside_root(self.root, SCRIPTS[fmt])
         return python_command(self.root, self.profile, script, *args), dict(PYTHON_ENV)
 

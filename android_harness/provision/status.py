@@ -66,8 +66,9 @@ def status(cache: str | Path | None = None, profile: str = "pixel2") -> tuple[Em
         found = sorted(layout.site.glob(f"{pkg}-*.dist-info")) if layout.site.is_dir() else []
         rows.append(Row(f"guest {pkg}", bool(found),
                         found[-1].name.removesuffix(".dist-info").split("-", 1)[1] if found else "missing"))
-    rows.append(Row(".pyc precompiled", "pyc" in stamp["steps"] and
-                    stamp["steps"].get("pyc") == stamp["steps"].get("site"), "yes" if "pyc" in stamp["steps"] else "no"))
+    steps = stamp["steps"]
+    pyc_ok = "pyc" in steps and steps.get("pyc") == steps.get("site")
+    rows.append(Row(".pyc precompiled", pyc_ok, "yes" if pyc_ok else "no (setup does it)"))
     try:
         prof = load_profile(profile)
         current = layout.guest_python.is_file() and root_is_current(layout, prof)

@@ -20,7 +20,8 @@ from toolchain.errors import DeviceError
 
 def test_missing_tools_without_root_print_the_apt_command(monkeypatch):
     real_which = host_tools.shutil.which
-    monkeypatch.setattr(host_tools.shutil, "which", lambda exe: None if exe == "qemu-aarch64-static" else real_which(exe) or f"/usr/bin/{exe}")
+    monkeypatch.setattr(host_tools.shutil, "which",
+                        lambda exe: None if exe == "qemu-aarch64-static" else real_which(exe) or f"/usr/bin/{exe}")
     monkeypatch.setattr(host_tools.os, "geteuid", lambda: 1000)
     with pytest.raises(DeviceError) as e:
         host_tools.ensure_host_tools()

@@ -23,7 +23,8 @@ def setup_command(
     cache: Optional[Path] = typer.Option(None, "--cache", help=CACHE_HELP),
     profile: str = typer.Option("pixel2", "--profile", help="Device profile (name or .json path)."),
     with_torch: bool = typer.Option(False, "--with-torch",
-                                    help="Also provision the aarch64 torch wheel (a few hundred MB) for TorchScript-lite."),
+                                    help="Also provision the aarch64 torch wheel (a few hundred MB) "
+                                         "for TorchScript-lite."),
     torch_index_url: str = typer.Option(
         "https://download.pytorch.org/whl/cpu", "--torch-index-url",
         help="pip index for the aarch64 torch wheel (with --with-torch); PyPI's is a CUDA build."),
