@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from android_harness.cpu_tree import cpuinfo_text
 from android_harness.device_profile import Profile
 from android_harness.provision.layout import GUEST_PYTHON, EmulatorLayout
 from android_harness.qemu import BASE_ENV, PYTHON_ENV, python_command, qemu_prefix
@@ -49,7 +50,7 @@ def precompile(layout: EmulatorLayout, root: Path, profile: Profile, jobs: int =
 
 SMOKE_CODE = ("import sys, numpy, onnxruntime; "
               "print('python', sys.version.split()[0], 'numpy', numpy.__version__, "
-              "'onnxruntime', onnxruntime.__version__)")
+              "'onnxruntime', onnxruntime.__version__); sys.stdout.write(open('/proc/cpuinfo').read())")
 
 
 def smoke_test(layout: EmulatorLayout, root: Path, profile: Profile, runner: Path,
@@ -57,8 +58,14 @@ def smoke_test(layout: EmulatorLayout, root: Path, profile: Profile, runner: Pat
     """Run the aarch64 runner and the guest python once; returns the versions they report."""
     _run([*qemu_prefix(root, profile), str(runner), "--help"], BASE_ENV, "the aarch64 runner (--help)")
     out = _run(python_command(root, profile, "-c", SMOKE_CODE), PYTHON_ENV, "the guest python (import onnxruntime)")
-    words = out.split()
+    first, _, seen = out.partition("\n")
+    words = first.split()
     versions = dict(zip(words[0::2], words[1::2]))
+    if seen != cpuinfo_text(profile):
+        # Newer QEMU releases may synthesize /proc/cpuinfo for ARM guests instead of reading the root's.
+        raise DeviceError("the guest does not see the profile's /proc/cpuinfo (this QEMU seems to supply its "
+                          "own), so ExecuTorch and ONNX Runtime would not see the phone's CPU",
+                          hint="use a qemu-user-static that reads it from the -L root (Debian 12's 7.2 does)")
     if with_torch:
         out = _run(python_command(root, profile, "-c", "import torch; print(torch.__version__)"), PYTHON_ENV,
                    "the guest python (import torch)")
