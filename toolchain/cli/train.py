@@ -125,14 +125,24 @@ def _flags(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None) -> dict[str, Any]:
-    """Create (or resume) the run in ``p['out']`` and train it; prints and returns the summary."""
-    run = RunDir(p["out"])
+    """A command's parameters (its ``locals()``) -> :func:`train_run`."""
     flags = _flags(p)
     for section, values in _parse_sets(p.get("set_")).items():
         flags.setdefault(section, {}).update(values)
-    if p["resume"]:
+    return train_run(kind, p["out"], data=p["data"], flags=flags, preset=p["preset"].value,
+                     config=p.get("config"), teacher=p.get("teacher"), target_ratio=target_ratio,
+                     resume=p["resume"], overwrite=p["overwrite"])
+
+
+def train_run(kind: str, out: Path, *, data: Path | None = None, flags: dict[str, dict[str, Any]] | None = None,
+              preset: str = "tmall", config: Path | None = None, teacher: Path | None = None,
+              target_ratio: float | None = None, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """Create (or resume) the run in ``out`` and train it; prints and returns the summary."""
+    run = RunDir(out)
+    flags = flags or {}
+    if resume:
         changed = {k for sec in flags.values() for k in sec} - RUNTIME
-        if changed or p.get("config") or p.get("teacher") or target_ratio is not None:
+        if changed or config or teacher or target_ratio is not None:
             raise UsageError(f"--resume continues with the settings in {run.config}; drop "
                              f"{', '.join(sorted(changed)) or 'the config / teacher options'}",
                              hint="or start a new run with another --out")
@@ -140,16 +150,15 @@ def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None
         if spec.kind != kind:
             raise UsageError(f"{run.root} is a {spec.kind} run: use `odtool train {spec.kind} --resume`")
         spec.train = spec.train.replace(**flags.get("train", {}))
-        ds = load_dataset(p["data"] or spec.data.get("path"))
+        ds = load_dataset(data or spec.data.get("path"))
         if spec.data.get("arrays_sha256") not in (None, ds.manifest.get("arrays_sha256")):
             raise UsageError(f"this dataset is not the one {run.root} was trained on (checksums differ)",
                              hint=f"pass --data {spec.data.get('path')}")
     else:
-        _claim(run, p["overwrite"])
-        ds = load_dataset(p["data"])
-        spec = new_spec(kind, ds, p["data"], preset=p["preset"].value,
-                        file=read_config_file(p["config"]) if p.get("config") else None, flags=flags,
-                        teacher_run=p.get("teacher"), target_ratio=target_ratio)
+        _claim(run, overwrite)
+        ds = load_dataset(data)
+        spec = new_spec(kind, ds, data, preset=preset, file=read_config_file(config) if config else None,
+                        flags=flags, teacher_run=teacher, target_ratio=target_ratio)
         run.write_config(spec.to_dict())
     device = _device(spec.train.device)
     if spec.train.threads:
@@ -157,7 +166,7 @@ def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None
     info(f"training {kind} on {ds.n_items:,} items, {len(ds.train):,} sequences -> {run.root} ({device})")
     task = build_task(spec, ds)
     trainer = Trainer(task, spec, ds, run, device, lambda: build_model(spec, ds.n_items))
-    summary = trainer.fit(resume=p["resume"])
+    summary = trainer.fit(resume=resume)
     stdout.print(metrics_table(f"{kind}: best epoch {summary['best_epoch']} of {summary['epochs_run']}, "
                                "metrics in %", {"valid (best)": summary["valid"], "test": summary["test"]}))
     stdout.print(f"run: {run.root}  mean epoch seconds: "

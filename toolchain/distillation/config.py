@@ -66,6 +66,11 @@ class DistillConfig(Config):
         return cls(beta=0.5, gamma=0.3)
 
     @classmethod
+    def tiny(cls) -> DistillConfig:
+        """For tests: one pretraining epoch."""
+        return cls(pretrain_epochs=1)
+
+    @classmethod
     def odrec(cls) -> DistillConfig:
         """OD-Rec: one-way distillation from a frozen teacher."""
         return cls(bidirectional=False)
