@@ -10,6 +10,8 @@ import typer
 from toolchain import __version__
 from toolchain.cli import data as data_cli
 from toolchain.cli import emulator as emulator_cli
+from toolchain.cli import export as export_cli
+from toolchain.cli import freeze as freeze_cli
 from toolchain.cli import size as size_cli
 from toolchain.cli import train as train_cli
 from toolchain.cli.common import new_app, not_built, stdout
@@ -32,14 +34,8 @@ app.add_typer(train_cli.app, name="train",
 app.add_typer(emulator_cli.app, name="emulator", help="Pixel 2 emulator: setup | status.")
 
 
-@app.command("freeze", help="(not built yet: issue #4) Freeze a trained run into a checksummed artifact.")
-def _freeze() -> None:
-    not_built("freeze", 4, "freeze and export")
-
-
-@app.command("export", help="(not built yet: issue #4) Export an artifact: executorch | torchscript | onnx.")
-def _export() -> None:
-    not_built("export", 4, "freeze and export")
+app.command("freeze")(freeze_cli.freeze_command)
+app.command("export")(export_cli.export_command)
 
 
 app.command("size-check")(size_cli.size_check)

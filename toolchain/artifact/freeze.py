@@ -1,0 +1,100 @@
+"""``odtool freeze``: a trained run becomes a compact, checksummed, pickle-free artifact.
+
+Parts (see :mod:`toolchain.artifact.bundle` for the manifest):
+
+* students (compositional codes):
+    ``codes``      the integer code matrix [|V|+1, M]: raw, row-major, in the smallest unsigned
+                   dtype that holds K (``codes.bin``), or bit-packed to ceil(log2 K) bits
+                   (``codes.packed``, ``--packed``);
+    ``codebooks``  E [M, K, N] as fp32, fp16, or int8 with a per-row (codeword) scale;
+* every other model: ``items``, its item representation's tensors (full table, TT cores);
+* ``encoder``: every other weight of the model (backbone, readout, positions), fp32;
+* ``vocab``: the raw item id of each index (JSON list, index 0 = padding '').
+
+The manifest records the run's spec (to rebuild the model), shapes and dtypes of each part,
+and the test metrics of the frozen model, measured by loading the artifact back. Training-
+only tensors (the code learner, the teacher's copy X) are left out. The same run freezes to
+byte-identical files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from toolchain.artifact.bundle import BundleWriter
+from toolchain.artifact.packing import bits_for, pack_codes, smallest_uint
+from toolchain.artifact.quantize import FloatStorage, quantize
+from toolchain.compression.codes import CodesTable
+from toolchain.compression.frozen_codes import FrozenCodesTable
+from toolchain.data.dataset import SessionDataset
+from toolchain.errors import ArtifactError
+from toolchain.models.base import SessionRecommender
+from toolchain.training.spec import RunSpec
+
+
+@dataclass(frozen=True)
+class FreezeOptions:
+    packed: bool = False
+    codebook_storage: FloatStorage = FloatStorage.fp32
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().cpu().contiguous().numpy()
+
+
+def encoder_tensors(model: SessionRecommender) -> dict[str, np.ndarray]:
+    """Every tensor of the model's state outside its item table."""
+    return {k: _np(v) for k, v in model.state_dict().items() if not k.startswith("items.")}
+
+
+def freeze_model(model: SessionRecommender, spec: RunSpec, vocab: np.ndarray, out: Path,
+                 options: FreezeOptions = FreezeOptions(), metrics: dict | None = None,
+                 source: dict | None = None) -> Path:
+    """Write ``model`` (eval mode) as an artifact directory at ``out``."""
+    model = model.eval()
+    if len(vocab) != model.items.n_items + 1:
+        raise ArtifactError(f"the vocabulary has {len(vocab) - 1} items, the model {model.items.n_items}",
+                            hint="freeze with the dataset the run was trained on (--data)")
+    w = BundleWriter()
+    table = model.items
+    if isinstance(table, (CodesTable, FrozenCodesTable)):
+        frozen = table if isinstance(table, FrozenCodesTable) else FrozenCodesTable.from_table(table)
+        codes = _np(frozen.codes).astype(np.int64)
+        m, k = frozen.m, frozen.k
+        if options.packed:
+            w.add_bytes("codes", "codes.packed", pack_codes(codes, k), encoding="bitpacked",
+                        bits=bits_for(k), shape=list(codes.shape), k=k)
+        else:
+            dtype = smallest_uint(k)
+            w.add_bytes("codes", "codes.bin", codes.astype(dtype).tobytes(), encoding="raw",
+                        dtype=str(dtype), shape=list(codes.shape), k=k)
+        w.add_tensors("codebooks", "codebooks.safetensors", quantize(_np(frozen.codebooks), options.codebook_storage),
+                      storage=options.codebook_storage.value, shape=[m, k, frozen.dim])
+    else:
+        w.add_tensors("items", "items.safetensors", {k: _np(v) for k, v in table.state_dict().items()})
+    w.add_tensors("encoder", "encoder.safetensors", encoder_tensors(model))
+    w.add_json("vocab", "vocab.json", [str(v) for v in vocab])
+    manifest = {
+        "model": {"kind": spec.kind, "item_table": spec.table_kind, "n_items": table.n_items,
+                  "dim": table.dim, "spec": spec.to_dict()},
+        "freeze": {"packed": options.packed, "codebook_storage": options.codebook_storage.value},
+        "metrics": metrics or {},
+        "source": source or {},
+    }
+    return w.write(out, manifest)
+
+
+def dataset_for_run(spec: RunSpec, data: str | Path | None) -> SessionDataset:
+    """The dataset a run was trained on (its vocabulary names the items in the artifact)."""
+    from toolchain.data.pipeline import load_dataset
+
+    path = data if data is not None else spec.data.get("path")
+    ds = load_dataset(path)
+    if ds.n_items != spec.data.get("n_items", ds.n_items):
+        raise ArtifactError(f"dataset {path} has {ds.n_items} items, the run was trained on "
+                            f"{spec.data['n_items']}", hint="pass the training dataset with --data")
+    return ds

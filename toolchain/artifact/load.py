@@ -1,0 +1,76 @@
+"""Loading a frozen artifact back into an eager model (every checksum verified first)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from toolchain.artifact.bundle import Bundle
+from toolchain.artifact.packing import unpack_codes
+from toolchain.artifact.quantize import dequantize
+from toolchain.compression.frozen_codes import FrozenCodesTable
+from toolchain.errors import ArtifactError
+from toolchain.models.base import SessionRecommender
+from toolchain.training.spec import RunSpec
+
+
+def _load_state(module: torch.nn.Module, tensors: dict[str, np.ndarray], part: str, where: Path) -> None:
+    expected = module.state_dict()
+    problems = []
+    for name, want in expected.items():
+        got = tensors.get(name)
+        if got is None:
+            problems.append(f"'{name}' is missing")
+        elif tuple(got.shape) != tuple(want.shape):
+            problems.append(f"'{name}' has shape {list(got.shape)}, expected {list(want.shape)}")
+    extra = sorted(set(tensors) - set(expected))
+    if extra:
+        problems.append(f"unexpected tensor(s) {', '.join(extra[:5])}")
+    if problems:
+        raise ArtifactError(f"{where}: part '{part}' does not fit the model in its manifest: "
+                            + "; ".join(problems[:5]))
+    module.load_state_dict({k: torch.from_numpy(np.array(v)).to(expected[k].dtype) for k, v in tensors.items()})
+
+
+def _codes(bundle: Bundle) -> torch.Tensor:
+    part = bundle.parts["codes"]
+    shape = tuple(part["shape"])
+    data = bundle.bytes_of("codes")
+    try:
+        if part["encoding"] == "bitpacked":
+            arr = unpack_codes(data, int(part["k"]), shape)
+        else:
+            arr = np.frombuffer(data, dtype=np.dtype(part["dtype"])).reshape(shape)
+    except (ValueError, KeyError, TypeError) as e:
+        raise ArtifactError(f"{bundle.path}: part 'codes' cannot be decoded ({e})") from e
+    return torch.from_numpy(arr.astype(np.int64))
+
+
+def load_artifact(path: str | Path) -> tuple[Bundle, RunSpec, SessionRecommender]:
+    """(bundle, spec, model in eval mode) of the artifact at ``path``."""
+    from toolchain.training.build import build_model
+
+    bundle = Bundle.load(path)
+    info = bundle.manifest.get("model", {})
+    try:
+        spec = RunSpec.from_dict(info["spec"], source=f"{bundle.path}/manifest.json")
+        n_items = int(info["n_items"])
+    except KeyError as e:
+        raise ArtifactError(f"{bundle.path}: manifest lacks model field {e}") from None
+    model = build_model(spec, n_items)
+    if "codes" in bundle.parts:
+        books = dequantize(bundle.tensors("codebooks"))
+        model.items = FrozenCodesTable(_codes(bundle), torch.from_numpy(books))
+    else:
+        _load_state(model.items, bundle.tensors("items"), "items", bundle.path)
+    encoder = bundle.tensors("encoder")
+    table_keys = {f"items.{k}" for k in model.items.state_dict()}
+    full = {**encoder, **{k: model.state_dict()[k].numpy() for k in table_keys}}
+    _load_state(model, full, "encoder", bundle.path)
+    return bundle, spec, model.eval()
+
+
+def vocabulary(bundle: Bundle) -> list[str]:
+    return bundle.json("vocab")

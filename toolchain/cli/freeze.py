@@ -1,0 +1,78 @@
+"""``odtool freeze``: a trained run -> a compact, checksummed artifact."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.table import Table
+
+from toolchain.artifact.bundle import Bundle
+from toolchain.artifact.budget import human
+from toolchain.artifact.quantize import FloatStorage
+from toolchain.atomic import atomic_write_text
+from toolchain.cli.common import print_json, stdout
+from toolchain.progress import info
+
+
+def freeze_command(
+    run: Path = typer.Argument(..., help="A trained run directory (odtool train ... --out RUN)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Artifact directory to write."),
+    data: Optional[Path] = typer.Option(None, "--data", "-d",
+                                        help="The training dataset (default: the path in the run's config)."),
+    packed: bool = typer.Option(False, "--packed", help="Bit-pack codes to ceil(log2 K) bits."),
+    codebook_dtype: FloatStorage = typer.Option(FloatStorage.fp32, "--codebook-dtype",
+                                                help="Codebook storage: fp32, fp16, or int8 with a per-row scale."),
+    evaluate_split: str = typer.Option("test", "--eval-split",
+                                       help="Split to measure the frozen model on (test, valid, or none)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
+) -> None:
+    """Freeze a run: code matrix + codebooks (students) or the model's own tensors, the encoder,
+    the vocabulary and a manifest with the size and sha256 of every part.
+
+    The artifact is loaded back and evaluated before the command finishes, so the metrics in
+    its manifest are those of the frozen model itself.
+
+    Examples:
+
+      odtool freeze runs/student --out artifacts/student
+
+      odtool freeze runs/student --out artifacts/student-small --packed --codebook-dtype fp16
+
+      odtool freeze runs/teacher --out artifacts/teacher
+    """
+    from toolchain.artifact.freeze import FreezeOptions, dataset_for_run, freeze_model
+    from toolchain.artifact.load import load_artifact
+    from toolchain.evaluation.evaluate import evaluate
+    from toolchain.training.build import load_trained
+
+    spec, model = load_trained(run)
+    ds = dataset_for_run(spec, data)
+    freeze_model(model, spec, ds.vocab, out, FreezeOptions(packed, codebook_dtype),
+                 source={"run": str(run.resolve()), "dataset_sha256": ds.manifest.get("arrays_sha256")})
+    metrics = {}
+    if evaluate_split != "none":
+        _, _, frozen = load_artifact(out)
+        info(f"measuring the frozen model on the {evaluate_split} split")
+        metrics = {"split": evaluate_split, **evaluate(frozen, ds.split(evaluate_split))}
+        manifest_path = out / "manifest.json"
+        manifest = json.loads(manifest_path.read_text())
+        manifest["metrics"] = metrics
+        atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    bundle = Bundle.load(out)
+    if as_json:
+        print_json({"artifact": str(out), "total_bytes": bundle.manifest["total_bytes"],
+                    "parts": bundle.parts, "metrics": metrics})
+        return
+    table = Table(title=f"artifact {out} ({spec.kind}): {human(bundle.manifest['total_bytes'])}",
+                  title_justify="left")
+    for col in ("part", "file", "bytes", "sha256"):
+        table.add_column(col, justify="right" if col == "bytes" else "left")
+    for name, p in sorted(bundle.parts.items()):
+        table.add_row(name, p["file"], f"{p['bytes']:,}", p["sha256"][:16])
+    stdout.print(table)
+    if metrics:
+        stdout.print("frozen model, " + evaluate_split + ": " +
+                     ", ".join(f"{k} {100 * metrics[k]:.2f}" for k in ("P@10", "NDCG@10", "MRR@20")))
