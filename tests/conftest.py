@@ -16,3 +16,21 @@ def _odtool_home(tmp_path_factory: pytest.TempPathFactory):
     mp.setenv("ODTOOL_QUIET", "1")
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def trained_tiny(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny synthetic dataset with a trained tiny teacher and student (shared by the
+    freeze, export and bench tests). Returns {"data", "teacher", "student"} paths."""
+    from toolchain.cli.train import train_run
+    from toolchain.data.pipeline import synth_dataset
+    from toolchain.data.synth import SynthConfig
+
+    root = tmp_path_factory.mktemp("trained-tiny")
+    data = root / "data"
+    synth_dataset(SynthConfig(n_items=120, n_sessions=600, seed=0), data)
+    epochs = {"train": {"epochs": 2}}
+    train_run("teacher", root / "teacher", data=data, preset="tiny", flags=epochs)
+    train_run("student", root / "student", data=data, preset="tiny", teacher=root / "teacher",
+              flags={"train": {"epochs": 1}, "distill": {"pretrain_epochs": 1}})
+    return {"data": data, "teacher": root / "teacher", "student": root / "student"}
