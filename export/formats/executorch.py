@@ -8,6 +8,7 @@ C++ runtime the wheel ships (android_harness/runner).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +52,14 @@ class ExecuTorchExporter(Exporter):
 
         uses_kernel = getattr(graph, "use_kernel", False)
         try:
-            ep = torch.export.export(graph, graph.example_inputs())
-            edge = to_edge_transform_and_lower(
-                ep, partitioner=[XnnpackPartitioner()],
-                # odtool::code_topk is not an ATen op, so the edge dialect check must allow it
-                compile_config=EdgeCompileConfig(_check_ir_validity=not uses_kernel))
-            program = edge.to_executorch()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # torch pytree deprecations in executorch
+                ep = torch.export.export(graph, graph.example_inputs())
+                edge = to_edge_transform_and_lower(
+                    ep, partitioner=[XnnpackPartitioner()],
+                    # odtool::code_topk is not an ATen op, so the edge dialect check must allow it
+                    compile_config=EdgeCompileConfig(_check_ir_validity=not uses_kernel))
+                program = edge.to_executorch()
         except Exception as e:
             raise ExportError(f"ExecuTorch lowering failed: {type(e).__name__}: {e}") from e
         atomic_write_bytes(out, program.buffer)

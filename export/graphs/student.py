@@ -54,6 +54,8 @@ class CodeStudentGraph(InferenceGraph):
         if self.use_kernel:
             from export.kernels import ops  # noqa: F401 - registers torch.ops.odtool
         self.groups = codebook_groups(table.m, table.k)
+        if self.use_kernel:  # the kernel reads the uint8 codes itself: no index buffers in the file
+            return
         codes = table.codes.long()
         for g, members in enumerate(self.groups):
             idx = torch.zeros(codes.shape[0], dtype=torch.long)

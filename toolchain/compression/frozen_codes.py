@@ -59,5 +59,11 @@ class FrozenCodesTable(ItemTable):
         scores = lut[:, flat].sum(-1)
         return torch.cat([torch.zeros_like(scores[:, :1]), scores[:, 1:]], 1)
 
+    def compression_ratio(self) -> float:
+        """EODRec Eq. (13): |V| N / (M K N + M |V|)."""
+        from toolchain.artifact.size_report import eq13_ratio
+
+        return eq13_ratio(self.n_items, self.dim, self.m, self.k)
+
     def storage_bytes(self) -> int:
         return (self.n_items * self.m * bits_for(self.k) + 7) // 8 + 4 * self.codebooks.numel()

@@ -66,5 +66,11 @@ class FullTable(ItemTable):
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         return nn.functional.embedding(ids, self.weight, padding_idx=0) * (ids != 0).unsqueeze(-1)
 
+    def score(self, theta: torch.Tensor) -> torch.Tensor:
+        """theta [B, N] -> [B, |V|+1] as one matrix product with the table (column 0, padding,
+        is whatever row 0 gives: every caller masks it). No copy of the table is made, so an
+        export lowers this to a single fully-connected op."""
+        return nn.functional.linear(theta, self.weight)
+
     def storage_bytes(self) -> int:
         return self.n_items * self.dim * 4

@@ -1,0 +1,72 @@
+"""Shared pieces of the benchmark scripts: machine description, result files, session draws."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import executorch.version
+    import onnxruntime
+
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__,
+            "executorch": executorch.version.__version__, "onnxruntime": onnxruntime.__version__,
+            "platform": platform.platform()}
+
+
+def command_line() -> str:
+    return "python " + " ".join(shlex.quote(a) for a in [os.path.relpath(sys.argv[0])] + sys.argv[1:])
+
+
+def header(title: str) -> list[str]:
+    m = machine()
+    return [f"# {title}", "",
+            f"- command: `{command_line()}`",
+            f"- date: {dt.datetime.now().strftime('%Y-%m-%d %H:%M')}",
+            f"- machine: {m['cpu']}, {m['cores']} cores; Python {m['python']}, torch {m['torch']}, "
+            f"executorch {m['executorch']}, onnxruntime {m['onnxruntime']}", ""]
+
+
+def write_results(stem: str, markdown: list[str], data: dict, out: Path = RESULTS) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    md, js = out / f"{stem}.md", out / f"{stem}.json"
+    md.write_text("\n".join(markdown) + "\n")
+    js.write_text(json.dumps({"command": command_line(), "machine": machine(), **data}, indent=2, sort_keys=True) + "\n")
+    return md, js
+
+
+def session_lengths(count: int, max_len: int, data: str | None, seed: int) -> np.ndarray:
+    """Real session lengths: drawn from a dataset's test split (default: the synthetic default)."""
+    from toolchain.data.pipeline import load_dataset
+
+    ds = load_dataset(data)
+    lengths = np.minimum(ds.test.lengths, max_len)
+    return np.random.default_rng(seed).choice(lengths, size=count, replace=True)
+
+
+def random_sessions(n_items: int, lengths: np.ndarray, max_len: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Padded sessions [n, max_len] with the given lengths and uniform items."""
+    g = torch.Generator().manual_seed(seed)
+    items = torch.zeros(len(lengths), max_len, dtype=torch.long)
+    for i, n in enumerate(lengths):
+        items[i, :n] = torch.randint(1, n_items + 1, (int(n),), generator=g)
+    return items, torch.as_tensor(lengths, dtype=torch.long)

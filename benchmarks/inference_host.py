@@ -1,0 +1,115 @@
+"""Host inference latency of the student, the teacher and OD-Rec in every export format.
+
+Tmall scale by default (|V| = 40,728, N = 128, M = 4, K = 32, 1 layer, 1 head, max length 50,
+top-20), batch 1, one thread pinned to one core, real session lengths (drawn from a dataset's
+test split), initialised weights (timing does not depend on their values). Every artifact
+runs through the same harness: the native ExecuTorch runner for .pte, the Python runners
+(onnxruntime, torch's lite interpreter) for .onnx and .ptl, each in its own process.
+
+The student's .pte is exported twice: with odtool's fused ``code_topk`` kernel and with
+ExecuTorch's own kernels only ("portable").
+
+    python benchmarks/inference_host.py                     # Tmall scale, writes benchmarks/results/
+    python benchmarks/inference_host.py --preset retailrocket --sessions 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import header, random_sessions, session_lengths, write_results  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", default="tmall", choices=["tmall", "retailrocket"])
+    ap.add_argument("--sessions", type=int, default=200, help="sessions per timed pass")
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes over the sessions")
+    ap.add_argument("--warmup", type=int, default=20)
+    ap.add_argument("--core", type=int, default=1, help="host CPU to pin each runner to")
+    ap.add_argument("--max-len", type=int, default=50)
+    ap.add_argument("--top-k", type=int, default=20)
+    ap.add_argument("--data", default=None, help="dataset whose test split gives the session lengths")
+    ap.add_argument("--formats", default="executorch,torchscript,onnx")
+    ap.add_argument("--models", default="student,teacher,odrec")
+    ap.add_argument("--out", type=Path, default=None, help="results directory (default benchmarks/results)")
+    args = ap.parse_args()
+
+    import toolchain.models  # noqa: F401
+    from android_harness.devices import DEVICES
+    from android_harness.inputs import write_sessions
+    from export.graphs.base import GraphOptions, Kernels
+    from export.parity import random_sessions as check_sessions
+    from export.pipeline import export_model
+    from toolchain.models.scale_presets import build_at_scale, get_scale
+
+    scale = get_scale(args.preset)
+    formats = args.formats.split(",")
+    lengths = session_lengths(args.sessions, args.max_len, args.data, seed=0)
+    items, lens = random_sessions(scale.n_items, lengths, args.max_len, seed=1)
+    host = DEVICES.get("host")()
+    rows: list[dict] = []
+    with tempfile.TemporaryDirectory(prefix="odt-bench-") as tmp:
+        work = Path(tmp)
+        sessions_file = write_sessions(work / "sessions.bin", items, lens)
+        checks = check_sessions(scale.n_items, args.max_len, 8, seed=2)
+        for kind in args.models.split(","):
+            model = build_at_scale(kind, scale)
+            variants = [(kind, Kernels.odtool if kind == "student" else Kernels.portable, formats)]
+            if kind == "student" and "executorch" in formats:
+                variants.append(("student-portable", Kernels.portable, ["executorch"]))
+            for name, kernels, fmts in variants:
+                results = export_model(model, name, fmts, work / name, GraphOptions(args.max_len, args.top_k, kernels),
+                                       checks)
+                for r in results:
+                    run = host.run(r.path, sessions_file, threads=1, warmup=args.warmup, repeat=args.repeat,
+                                   topk=args.top_k, cores=(args.core,))
+                    rows.append({"model": name, "format": r.format, "bytes": r.bytes,
+                                 "p50_us": run.latency.p50, "p90_us": run.latency.p90, "mean_us": run.latency.mean,
+                                 "load_ms": run.load_ms, "peak_rss_kb": run.peak_rss_kb, "runtime": run.runtime})
+                    print(f"{name:18s} {r.format:12s} p50 {run.latency.p50:10.1f} us  p90 {run.latency.p90:10.1f} us  "
+                          f"{r.bytes:>12,} B", flush=True)
+    report(args, scale, lengths, rows)
+
+
+def report(args, scale, lengths, rows: list[dict]) -> None:
+    by = {(r["model"], r["format"]): r for r in rows}
+    md = header(f"Host inference latency, {scale.name} scale")
+    md += [f"|V| = {scale.n_items:,}, N = {scale.dim}, M = {scale.codes.m}, K = {scale.codes.k}, "
+           f"{scale.sasrec.layers} layer, {scale.sasrec.heads} head(s), max length {args.max_len}, top-{args.top_k}; "
+           f"batch 1, 1 thread pinned to CPU {args.core}; {args.sessions} sessions x {args.repeat} timed passes "
+           f"(mean session length {lengths.mean():.2f}); initialised weights.", "",
+           "| model | format | p50 µs | p90 µs | file bytes | runtime |", "|---|---|---:|---:|---:|---|"]
+    for r in rows:
+        md.append(f"| {r['model']} | {r['format']} | {r['p50_us']:.1f} | {r['p90_us']:.1f} | {r['bytes']:,} | "
+                  f"{r['runtime']} |")
+    md += ["", "Ratios in the same runtime (p50 of the other model / p50 of the student):", "",
+           "| format | teacher / student | OD-Rec / student |", "|---|---:|---:|"]
+    ratios = {}
+    for fmt in args.formats.split(","):
+        s = by.get(("student", fmt))
+        t, o = by.get(("teacher", fmt)), by.get(("odrec", fmt))
+        if s:
+            rt = t["p50_us"] / s["p50_us"] if t else float("nan")
+            ro = o["p50_us"] / s["p50_us"] if o else float("nan")
+            ratios[fmt] = {"teacher_over_student": rt, "odrec_over_student": ro}
+            md.append(f"| {fmt} | {rt:.1f}x | {ro:.1f}x |")
+    s, t = by.get(("student", "executorch")), by.get(("teacher", "executorch"))
+    if s and t:
+        md += ["", f".pte size: student {s['bytes']:,} B, teacher {t['bytes']:,} B: "
+                   f"1/{t['bytes'] / s['bytes']:.1f} of the teacher."]
+        ratios["pte_size_teacher_over_student"] = t["bytes"] / s["bytes"]
+    md_path, _ = write_results(f"inference_host_{scale.name}", md, {"rows": rows, "ratios": ratios,
+                                                                    "settings": vars(args) | {"out": str(args.out)}},
+                               **({"out": args.out} if args.out else {}))
+    print("\n".join(md))
+    print(f"\nwritten: {md_path}")
+
+
+if __name__ == "__main__":
+    main()
