@@ -56,7 +56,7 @@ class CodeStudentGraph(InferenceGraph):
         self.groups = codebook_groups(table.m, table.k)
         if self.use_kernel:  # the kernel reads the uint8 codes itself: no index buffers in the file
             return
-        codes = table.codes.long()
+        codes = table.code_matrix()
         for g, members in enumerate(self.groups):
             idx = torch.zeros(codes.shape[0], dtype=torch.long)
             for mm in members:  # mixed radix: the first codebook of the group is the slowest digit
@@ -81,7 +81,7 @@ class CodeStudentGraph(InferenceGraph):
         theta = self.model.encode(items, lengths)[0]  # [N]
         if self.use_kernel:
             table: FrozenCodesTable = self.model.items
-            values, indices = torch.ops.odtool.code_topk(theta, table.codebooks, table.codes,
+            values, indices = torch.ops.odtool.code_topk(theta, table.codebooks, table.codes_t,
                                                          self.options.top_k)
             return values, indices
         return self._portable_topk(theta)

@@ -1,24 +1,34 @@
 // odtool's ExecuTorch kernels. Registered at load time into ExecuTorch's kernel registry:
 // a shared library for the Python runtime (dlopen'ed with RTLD_GLOBAL after executorch),
-// or compiled straight into the native runner.
+// or loaded by the native runner (--kernel-lib).
 //
 // odtool::code_topk.out(Tensor theta, Tensor codebooks, Tensor codes, int k, *,
 //                       Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))
-//   theta      float32 [N] (or [1, N])   the session representation
-//   codebooks  float32 [M, K, N]         the M codebooks
-//   codes      uint8 / int16 / int32 [V+1, M]   item v's code; row 0 is padding (never returned)
-//   values  float32 [k], indices int64 [k]      the k best items, best first (ties: lower index)
+//   theta      float32 [N] (or [1, N])        the session representation
+//   codebooks  float32 [M, K, N]              the M codebooks
+//   codes      uint8 / int16 / int32 [M, V+1] codebook-major: codes[m, v] is item v's m-th
+//                                             code; column 0 is padding (never returned)
+//   values  float32 [k], indices int64 [k]    the k best items, best first (ties: lower index)
 //
 // First the M x K table t[m, j] = theta . E_m[j] (M K N multiply-adds), then the score of
-// item v = sum_m t[m, codes[v, m]]: M table look-ups per item, nothing of size |V| x N is
-// ever built (the asymmetric-distance trick of product quantization). The k best are kept in a small unsorted buffer whose minimum is the
-// admission threshold; few items pass it, so the selection costs little beyond the scan.
+// item v = ((t[0, c0] + t[1, c1]) + t[2, c2]) + ...: M table look-ups per item, nothing of
+// size |V| x N is ever built (the asymmetric-distance trick of product quantization).
+//
+// Items are scored in blocks of 256 into a small buffer -- with AVX-512 (K <= 32: the table
+// row sits in two registers, vpermt2ps looks up 16 items at once) or AVX2 gathers when the
+// CPU has them, else a scalar loop -- and a block is only scanned item by item when its
+// maximum beats the current k-th best, which after the first blocks is rare.
 #include <executorch/runtime/kernel/kernel_includes.h>
 #include <executorch/runtime/kernel/operator_registry.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <vector>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 namespace odtool {
 namespace {
@@ -28,6 +38,8 @@ using executorch::aten::Tensor;
 using executorch::runtime::EValue;
 using executorch::runtime::KernelRuntimeContext;
 using executorch::runtime::Span;
+
+constexpr int kBlock = 256;
 
 // Worse = lower score, or equal score and higher index.
 inline bool worse(float va, int64_t ia, float vb, int64_t ib) {
@@ -41,6 +53,7 @@ struct TopK {
   int64_t filled = 0;
   int64_t min_pos = 0;
 
+  float threshold() const { return filled < k ? -INFINITY : v[min_pos]; }
   void find_min() {
     min_pos = 0;
     for (int64_t q = 1; q < k; ++q)
@@ -73,31 +86,113 @@ struct TopK {
   }
 };
 
-template <typename C, int M>
-void scan_fixed(const float* table, int64_t K, const C* codes, int64_t rows, TopK& top) {
-  for (int64_t r = 1; r < rows; ++r) {
-    const C* c = codes + r * M;
-    float s = table[c[0]];
-    for (int m = 1; m < M; ++m) s += table[m * K + c[m]];
-    top.offer(s, r);
+// Scores of items [r0, r0 + n) into out, any code dtype.
+template <typename C>
+void block_scalar(const float* t, int64_t M, int64_t K, const C* codes, int64_t R, int64_t r0, int n,
+                  float* out) {
+  const C* c0 = codes + r0;
+  for (int j = 0; j < n; ++j) out[j] = t[c0[j]];
+  for (int64_t m = 1; m < M; ++m) {
+    const C* c = codes + m * R + r0;
+    const float* tm = t + m * K;
+    for (int j = 0; j < n; ++j) out[j] += tm[c[j]];
+  }
+}
+
+float block_max_scalar(const float* b, int n) {
+  float p[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int q = 0; q < 8; ++q) p[q] = b[j + q] > p[q] ? b[j + q] : p[q];
+  for (; j < n; ++j) p[0] = b[j] > p[0] ? b[j] : p[0];
+  for (int q = 1; q < 8; ++q) p[0] = p[q] > p[0] ? p[q] : p[0];
+  return p[0];
+}
+
+#if defined(__x86_64__)
+// K <= 32: the table row is two zmm registers (padded with -inf past K); 16 items per permute.
+__attribute__((target("avx512f,avx512bw"))) void block_avx512(const float* t32, int64_t M,
+                                                                const uint8_t* codes, int64_t R,
+                                                                int64_t r0, int n, float* out) {
+  for (int j = 0; j < n; j += 16) {
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t m = 0; m < M; ++m) {
+      __m128i c8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + m * R + r0 + j));
+      __m512i idx = _mm512_cvtepu8_epi32(c8);
+      __m512 lo = _mm512_loadu_ps(t32 + m * 32), hi = _mm512_loadu_ps(t32 + m * 32 + 16);
+      __m512 x = _mm512_permutex2var_ps(lo, idx, hi);
+      acc = m == 0 ? x : _mm512_add_ps(acc, x);
+    }
+    _mm512_storeu_ps(out + j, acc);
+  }
+}
+
+__attribute__((target("avx2"))) void block_avx2(const float* t, int64_t M, int64_t K, const uint8_t* codes,
+                                                int64_t R, int64_t r0, int n, float* out) {
+  for (int j = 0; j < n; j += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    for (int64_t m = 0; m < M; ++m) {
+      __m128i c8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(codes + m * R + r0 + j));
+      __m256 x = _mm256_i32gather_ps(t + m * K, _mm256_cvtepu8_epi32(c8), 4);
+      acc = m == 0 ? x : _mm256_add_ps(acc, x);
+    }
+    _mm256_storeu_ps(out + j, acc);
+  }
+}
+
+enum Impl { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+
+Impl cpu_impl() {
+  static const int detected = [] {
+    __builtin_cpu_init();
+    return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) ? kAvx512
+           : __builtin_cpu_supports("avx2")                                          ? kAvx2
+                                                                                     : kScalar;
+  }();
+  // ODTOOL_KERNEL_IMPL=0|1|2 caps the path (scalar, AVX2, AVX-512): tests cover each one.
+  const char* cap = std::getenv("ODTOOL_KERNEL_IMPL");
+  return static_cast<Impl>(cap ? std::min(detected, std::atoi(cap)) : detected);
+}
+#endif
+
+void lookup_table(const float* theta, const float* books, int64_t rows, int64_t N, float* t) {
+  for (int64_t r = 0; r < rows; ++r) {  // 8 partial sums: vectorizable, fixed summation order
+    const float* row = books + r * N;
+    float p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t n = 0;
+    for (; n + 8 <= N; n += 8)
+      for (int q = 0; q < 8; ++q) p[q] += row[n + q] * theta[n + q];
+    float acc = ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+    for (; n < N; ++n) acc += row[n] * theta[n];
+    t[r] = acc;
   }
 }
 
 template <typename C>
-void scan(const float* table, int64_t M, int64_t K, const C* codes, int64_t rows, TopK& top) {
-  switch (M) {  // the common M get an unrolled inner loop
-    case 1: return scan_fixed<C, 1>(table, K, codes, rows, top);
-    case 2: return scan_fixed<C, 2>(table, K, codes, rows, top);
-    case 3: return scan_fixed<C, 3>(table, K, codes, rows, top);
-    case 4: return scan_fixed<C, 4>(table, K, codes, rows, top);
-    case 5: return scan_fixed<C, 5>(table, K, codes, rows, top);
-    default:
-      for (int64_t r = 1; r < rows; ++r) {
-        const C* c = codes + r * M;
-        float s = 0.f;
-        for (int64_t m = 0; m < M; ++m) s += table[m * K + c[m]];
-        top.offer(s, r);
-      }
+void scan(const float* t, int64_t M, int64_t K, const C* codes, int64_t R, TopK& top) {
+  alignas(64) float buf[kBlock];
+#if defined(__x86_64__)
+  const Impl impl = std::is_same<C, uint8_t>::value ? cpu_impl() : kScalar;
+  std::vector<float> t32;
+  if (impl == kAvx512 && K <= 32) {  // rows of exactly 32 floats for the two-register permute
+    t32.assign(static_cast<size_t>(M * 32), -INFINITY);
+    for (int64_t m = 0; m < M; ++m) std::copy(t + m * K, t + m * K + K, t32.begin() + m * 32);
+  }
+#endif
+  for (int64_t r0 = 0; r0 < R; r0 += kBlock) {
+    const int n = static_cast<int>(std::min<int64_t>(kBlock, R - r0));
+#if defined(__x86_64__)
+    if (!t32.empty() && n % 16 == 0)
+      block_avx512(t32.data(), M, reinterpret_cast<const uint8_t*>(codes), R, r0, n, buf);
+    else if (impl >= kAvx2 && n % 8 == 0)
+      block_avx2(t, M, K, reinterpret_cast<const uint8_t*>(codes), R, r0, n, buf);
+    else
+#endif
+      block_scalar(t, M, K, codes, R, r0, n, buf);
+    if (r0 == 0) buf[0] = -INFINITY;  // the padding item
+    if (!(block_max_scalar(buf, n) > top.threshold())) continue;
+    for (int j = 0; j < n; ++j)
+      if (buf[j] > top.threshold()) top.offer(buf[j], r0 + j);
   }
 }
 
@@ -115,36 +210,26 @@ void code_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   const int64_t M = books.size(0), K = books.size(1), N = books.size(2);
   ET_KERNEL_CHECK_MSG(ctx, theta.numel() == N && theta.scalar_type() == ScalarType::Float, InvalidArgument, ,
                       "code_topk: theta must be float32 with N elements");
-  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(1) == M, InvalidArgument, ,
-                      "code_topk: codes must be [V+1, M] with M = codebooks.size(0)");
-  const int64_t rows = codes.size(0);
-  ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= rows - 1, InvalidArgument, , "code_topk: need 1 <= k <= V");
+  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(0) == M, InvalidArgument, ,
+                      "code_topk: codes must be [M, V+1] (codebook-major) with M = codebooks.size(0)");
+  const int64_t R = codes.size(1);
+  ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= R - 1, InvalidArgument, , "code_topk: need 1 <= k <= V");
   ET_KERNEL_CHECK_MSG(ctx, values.numel() == k && values.scalar_type() == ScalarType::Float &&
                                indices.numel() == k && indices.scalar_type() == ScalarType::Long,
                       InvalidArgument, , "code_topk: outputs must be float32 [k] and int64 [k]");
 
-  // The M x K look-up table: one dot product of length N per codeword.
   std::vector<float> table(static_cast<size_t>(M * K));
-  const float* th = theta.const_data_ptr<float>();
-  const float* e = books.const_data_ptr<float>();
-  for (int64_t r = 0; r < M * K; ++r) {
-    const float* row = e + r * N;
-    float acc = 0.f;
-    for (int64_t n = 0; n < N; ++n) acc += row[n] * th[n];
-    table[r] = acc;
-  }
-
+  lookup_table(theta.const_data_ptr<float>(), books.const_data_ptr<float>(), M * K, N, table.data());
   TopK top{values.mutable_data_ptr<float>(), indices.mutable_data_ptr<int64_t>(), k};
-  const float* t = table.data();
   switch (codes.scalar_type()) {
     case ScalarType::Byte:
-      scan(t, M, K, codes.const_data_ptr<uint8_t>(), rows, top);
+      scan(table.data(), M, K, codes.const_data_ptr<uint8_t>(), R, top);
       break;
     case ScalarType::Short:
-      scan(t, M, K, codes.const_data_ptr<int16_t>(), rows, top);
+      scan(table.data(), M, K, codes.const_data_ptr<int16_t>(), R, top);
       break;
     case ScalarType::Int:
-      scan(t, M, K, codes.const_data_ptr<int32_t>(), rows, top);
+      scan(table.data(), M, K, codes.const_data_ptr<int32_t>(), R, top);
       break;
     default:
       ET_KERNEL_CHECK_MSG(ctx, false, InvalidArgument, , "code_topk: codes must be uint8, int16 or int32");

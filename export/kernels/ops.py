@@ -22,9 +22,13 @@ def lookup_table(theta: torch.Tensor, codebooks: torch.Tensor) -> torch.Tensor:
 
 
 def code_scores(table: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
-    """Scores [V+1] of every item from ``table`` [M, K] and ``codes`` [V+1, M]; row 0 is -inf."""
+    """Scores [V+1] of every item from ``table`` [M, K] and codebook-major ``codes`` [M, V+1],
+    summed in codebook order like the kernel; item 0 (padding) is -inf."""
     m = table.shape[0]
-    scores = table[torch.arange(m, device=table.device).view(1, m), codes.long()].sum(1)
+    parts = table[torch.arange(m, device=table.device).view(m, 1), codes.long()]  # [M, V+1]
+    scores = parts[0]
+    for i in range(1, m):
+        scores = scores + parts[i]
     return torch.cat([scores.new_full((1,), float("-inf")), scores[1:]])
 
 
@@ -53,5 +57,5 @@ def _fake(theta, codebooks, codes, k):
 
 def code_topk(theta: torch.Tensor, codebooks: torch.Tensor, codes: torch.Tensor,
               k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The op as graphs call it (``torch.ops.odtool.code_topk``)."""
+    """The op as graphs call it (``torch.ops.odtool.code_topk``); ``codes`` is [M, V+1]."""
     return torch.ops.odtool.code_topk(theta, codebooks, codes, k)

@@ -34,12 +34,17 @@ def _run_pte(module: nn.Module, theta: torch.Tensor, tmp_path):
     return Runtime.get().load_program(str(path)).load_method("forward").execute([theta])
 
 
-@pytest.mark.parametrize("m,k_codes,dtype", [(1, 16, torch.uint8), (4, 32, torch.uint8), (3, 256, torch.uint8),
-                                             (6, 300, torch.int16), (2, 70000, torch.int32)])
-def test_kernel_matches_reference(tmp_path, m, k_codes, dtype):
+CASES = [(1, 16, torch.uint8), (4, 32, torch.uint8), (3, 256, torch.uint8), (2, 20, torch.uint8),
+         (6, 300, torch.int16), (2, 70000, torch.int32)]
+
+
+@pytest.mark.parametrize("impl", ["0", "1", "2"])  # scalar, AVX2, AVX-512 (capped by the CPU)
+@pytest.mark.parametrize("m,k_codes,dtype", CASES)
+def test_kernel_matches_reference(tmp_path, monkeypatch, impl, m, k_codes, dtype):
+    monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
     g = torch.Generator().manual_seed(m)
-    rows, k = 501, 20
-    codes = torch.randint(0, k_codes, (rows, m), generator=g).to(dtype)
+    rows, k = 1201, 20  # several 256-item blocks, the last one partial
+    codes = torch.randint(0, k_codes, (m, rows), generator=g).to(dtype)
     books = torch.randn(m, k_codes, 8, generator=g)
     theta = torch.randn(8, generator=g)
     mod = _Scorer(books, codes, k)
@@ -54,7 +59,7 @@ def test_kernel_matches_reference(tmp_path, m, k_codes, dtype):
 
 
 def test_ties_prefer_lower_index_and_k_equals_v(tmp_path):
-    codes = torch.zeros(6, 2, dtype=torch.uint8)  # every item scores the same
+    codes = torch.zeros(2, 6, dtype=torch.uint8)  # every item scores the same
     books = torch.ones(2, 4, 3)
     v, i = _run_pte(_Scorer(books, codes, 5), torch.ones(3), tmp_path)
     assert i.tolist() == [1, 2, 3, 4, 5] and v.tolist() == [6.0] * 5
@@ -64,7 +69,7 @@ def test_reference_scores():
     books = torch.tensor([[[0.0], [1.0]], [[10.0], [20.0]]])  # M=2, K=2, N=1
     table = ops.lookup_table(torch.tensor([1.0]), books)
     assert table.tolist() == [[0.0, 1.0], [10.0, 20.0]]
-    codes = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=torch.uint8)
+    codes = torch.tensor([[0, 0], [1, 0], [0, 1], [1, 1]], dtype=torch.uint8).t()  # [M, V+1]
     assert ops.code_scores(table, codes).tolist() == [float("-inf"), 11.0, 20.0, 21.0]
     v, i = ops.code_topk(torch.tensor([1.0]), books, codes, 2)
     assert i.tolist() == [3, 2] and v.tolist() == [21.0, 20.0]

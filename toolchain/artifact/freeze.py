@@ -63,7 +63,7 @@ def freeze_model(model: SessionRecommender, spec: RunSpec, vocab: np.ndarray, ou
     table = model.items
     if isinstance(table, (CodesTable, FrozenCodesTable)):
         frozen = table if isinstance(table, FrozenCodesTable) else FrozenCodesTable.from_table(table)
-        codes = _np(frozen.codes).astype(np.int64)
+        codes = _np(frozen.code_matrix())
         m, k = frozen.m, frozen.k
         if options.packed:
             w.add_bytes("codes", "codes.packed", pack_codes(codes, k), encoding="bitpacked",

@@ -27,7 +27,10 @@ def code_dtype(k: int) -> torch.dtype:
 
 class FrozenCodesTable(ItemTable):
     def __init__(self, codes: torch.Tensor, codebooks: torch.Tensor) -> None:
-        """``codes`` int [|V|+1, M] in [0, K); ``codebooks`` float [M, K, N]."""
+        """``codes`` int [|V|+1, M] in [0, K) (the code matrix); ``codebooks`` float [M, K, N].
+
+        The codes are kept codebook-major, ``codes_t`` [M, |V|+1], the layout odtool's scoring
+        kernel reads (one codebook's codes of consecutive items are contiguous)."""
         m, k, dim = codebooks.shape
         if codes.dim() != 2 or codes.shape[1] != m:
             raise ArtifactError(f"codes have shape {tuple(codes.shape)}, expected [|V|+1, {m}]")
@@ -35,7 +38,7 @@ class FrozenCodesTable(ItemTable):
             raise ArtifactError(f"codes outside [0, {k}) (min {int(codes.min())}, max {int(codes.max())})")
         super().__init__(codes.shape[0] - 1, dim)
         self.m, self.k = m, k
-        self.codes = nn.Buffer(codes.to(code_dtype(k)).contiguous())
+        self.codes_t = nn.Buffer(codes.t().to(code_dtype(k)).contiguous())
         self.codebooks = nn.Parameter(codebooks.detach().float().clone(), requires_grad=False)
         self._offsets = nn.Buffer(torch.arange(m) * k, persistent=False)
 
@@ -44,19 +47,26 @@ class FrozenCodesTable(ItemTable):
         """The deployed form of a trained CodesTable (its hard codes, its codebooks)."""
         return cls(table.hard_codes(), table.codebooks.detach())
 
+    def code_matrix(self) -> torch.Tensor:
+        """The codes as the paper writes them: int64 [|V|+1, M]."""
+        return self.codes_t.t().long()
+
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
-        flat = self.codes[ids].long() + self._offsets  # [..., M]
-        vec = nn.functional.embedding(flat, self.codebooks.reshape(-1, self.dim)).sum(-2)
-        return vec * (ids != 0).unsqueeze(-1).to(vec.dtype)
+        """ids [...] -> [..., N]; only these items' codes are read (an [M, n] gather)."""
+        flat_ids = ids.reshape(-1)
+        codes = torch.index_select(self.codes_t, 1, flat_ids).long().t() + self._offsets  # [n, M]
+        vec = nn.functional.embedding(codes, self.codebooks.reshape(-1, self.dim)).sum(-2)
+        vec = vec * (flat_ids != 0).unsqueeze(-1).to(vec.dtype)
+        return vec.reshape(*ids.shape, self.dim)
 
     def all_embeddings(self) -> torch.Tensor:
-        return self.embed(torch.arange(self.n_items + 1, device=self.codes.device))
+        return self.embed(torch.arange(self.n_items + 1, device=self.codes_t.device))
 
     def score(self, theta: torch.Tensor) -> torch.Tensor:
         """theta [B, N] -> [B, |V|+1] through look-up tables [B, M*K]; column 0 is 0."""
         lut = theta @ self.codebooks.reshape(-1, self.dim).t()
-        flat = self.codes.long() + self._offsets
-        scores = lut[:, flat].sum(-1)
+        flat = self.codes_t.long() + self._offsets.view(-1, 1)  # [M, |V|+1]
+        scores = lut[:, flat].sum(1)
         return torch.cat([torch.zeros_like(scores[:, :1]), scores[:, 1:]], 1)
 
     def compression_ratio(self) -> float:
