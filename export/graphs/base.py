@@ -40,9 +40,19 @@ class InferenceGraph(nn.Module):
 
     def __init__(self, model: SessionRecommender, options: GraphOptions) -> None:
         super().__init__()
+        from export.graphs.sasrec_fast import FastSASRecEncoder, supports_fast_encoder
+
         self.model = model
         self.options = options
         self.n_items = model.items.n_items
+        # SASRec models (teacher, student, OD-Rec) share the XNNPACK-friendly export form.
+        self.fast_encoder = FastSASRecEncoder(model) if supports_fast_encoder(model) else None
+
+    def theta(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The session representation [N] of one sanitized session."""
+        if self.fast_encoder is not None:
+            return self.fast_encoder(items, lengths)
+        return self.model.encode(items, lengths)[0]
 
     def example_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.example_inputs(self.options.max_len)
@@ -64,7 +74,7 @@ class ScoreAllGraph(InferenceGraph):
 
     def forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         items, lengths = self.sanitize(items, lengths)
-        scores = mask_padding(self.model.items.score(self.model.encode(items, lengths)))
+        scores = mask_padding(self.model.items.score(self.theta(items, lengths).unsqueeze(0)))
         values, indices = torch.topk(scores[0], self.options.top_k)
         return values, indices
 

@@ -78,7 +78,7 @@ class CodeStudentGraph(InferenceGraph):
 
     def forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         items, lengths = self.sanitize(items, lengths)
-        theta = self.model.encode(items, lengths)[0]  # [N]
+        theta = self.theta(items, lengths)  # [N]
         if self.use_kernel:
             table: FrozenCodesTable = self.model.items
             values, indices = torch.ops.odtool.code_topk(theta, table.codebooks, table.codes_t,
