@@ -61,7 +61,9 @@ class TorchScriptExporter(Exporter):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
                 traced = torch.jit.trace(graph, graph.example_inputs(), check_trace=False)
-            traced = torch.jit.freeze(traced.eval())
+            # No torch.jit.freeze: it would fold OD-Rec's tensor-train reconstruction into a
+            # 20 MB constant, turning it into a different (uncompressed) model.
+            traced = traced.eval()
         except Exception as e:
             raise ExportError(f"TorchScript tracing failed: {type(e).__name__}: {e}") from e
         traced, why = try_optimize_for_mobile(traced)
