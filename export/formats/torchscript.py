@@ -33,8 +33,9 @@ class _LiteModel(LoadedModel):
             raise ExportError(f"{path}: the lite interpreter cannot load this module ({e})") from e
 
     def __call__(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        values, indices = self.module(items, lengths)
-        return values.numpy(), indices.numpy()
+        with torch.no_grad():
+            values, indices = self.module(items, lengths)
+        return values.detach().numpy(), indices.numpy()
 
 
 def try_optimize_for_mobile(module: torch.jit.ScriptModule) -> tuple[torch.jit.ScriptModule, str | None]:
