@@ -18,6 +18,45 @@ import typer
 
 from toolchain.cli.common import new_app, stdout
 from toolchain.cli.evaluate import metrics_table
+from toolchain.cli.train_options import (
+    BATCH,
+    BETA,
+    CAUSAL,
+    CONFIG,
+    CONTRASTIVE,
+    DATA,
+    DEVICE,
+    DIM,
+    DROPOUT,
+    EPOCHS,
+    FLAG_KEYS,
+    GAMMA,
+    HEADS,
+    HOT,
+    INIT,
+    L2,
+    LAYERS,
+    LR,
+    MAX_LEN,
+    OUT,
+    OVERWRITE,
+    PATIENCE,
+    PRESET,
+    PRETRAIN,
+    RENAMED,
+    RESUME,
+    RUNTIME,
+    SEED,
+    SET,
+    SOFT,
+    TAU,
+    TEACHER,
+    THREADS,
+    Device,
+    K,
+    M,
+    Preset,
+)
 from toolchain.data.pipeline import load_dataset
 from toolchain.errors import UsageError
 from toolchain.progress import info
@@ -36,68 +75,6 @@ app = new_app(
     "  odtool train narm --data data/digi --out runs/narm --epochs 10\n\n"
     "  odtool train teacher --out runs/teacher --resume     # continue an interrupted run"
 )
-
-
-class Preset(str, Enum):
-    tmall = "tmall"
-    retailrocket = "retailrocket"
-    tiny = "tiny"
-
-
-class Device(str, Enum):
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
-
-
-# Shared options. Flags default to None ("not given"), so presets and config files show through.
-DATA = typer.Option(None, "--data", "-d", help="Dataset directory (default: the synthetic default).")
-OUT = typer.Option(..., "--out", "-o", help="Run directory to create, or to continue with --resume.")
-CONFIG = typer.Option(None, "--config", "-c", help="JSON or TOML file with sections model, item_table, train, distill.")
-PRESET = typer.Option(Preset.tmall, "--preset", help="Paper setting: tmall (N=128, 1 head, dropout 0.5), "
-                      "retailrocket (N=256, 2 heads, 0.2, M=3, K=256), tiny (tests).")
-RESUME = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint.")
-OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing run in --out.")
-SET = typer.Option(None, "--set", help="Any config key: SECTION.KEY=VALUE (repeatable), e.g. model.steps=2.")
-EPOCHS = typer.Option(None, "--epochs", help="Epochs (students: joint epochs after pretraining). (default 20)")
-BATCH = typer.Option(None, "--batch-size", help="Mini-batch size. (default 100)")
-LR = typer.Option(None, "--lr", help="Adam learning rate. (default 0.001)")
-L2 = typer.Option(None, "--l2", help="L2 regularisation (Adam weight decay). (default 1e-05)")
-INIT = typer.Option(None, "--init-range", help="Initialise parameters from U(-b, b). (default 0.1)")
-PATIENCE = typer.Option(None, "--patience", help="Stop after this many epochs without a better "
-                        "validation NDCG@10 (0: never). (default 3)")
-SEED = typer.Option(None, "--seed", help="Seed: the same seed reproduces a CPU run bit for bit. (default 0)")
-MAX_LEN = typer.Option(None, "--max-len", help="Sessions keep their most recent items. (default 50)")
-THREADS = typer.Option(None, "--threads", help="torch CPU threads (0: torch's default). (default 0)")
-DEVICE = typer.Option(None, "--device", help="auto uses CUDA when present. (default auto)")
-DIM = typer.Option(None, "--dim", help="Embedding dimension N.")
-LAYERS = typer.Option(None, "--layers", help="Self-attention layers. (default 1)")
-HEADS = typer.Option(None, "--heads", help="Attention heads.")
-DROPOUT = typer.Option(None, "--dropout", help="Dropout rate.")
-CAUSAL = typer.Option(None, "--causal/--bidirectional-attention", help="Attention mask within the session. "
-                      "(default bidirectional)")
-TEACHER = typer.Option(None, "--teacher", "-t", help="A trained teacher run (required).")
-BETA = typer.Option(None, "--beta", help="Weight of the contrastive loss (Eq. 22).")
-GAMMA = typer.Option(None, "--gamma", help="Weight of the soft-target KL (Eq. 24). (default 0.3)")
-TAU = typer.Option(None, "--tau", help="InfoNCE temperature. (default 0.2)")
-HOT = typer.Option(None, "--hot-fraction", help="Share of items that are hot (by popularity). (default 0.2)")
-PRETRAIN = typer.Option(None, "--pretrain-epochs", help="Epochs of L_rec (+ L_mse) before distilling. (default 2)")
-CONTRASTIVE = typer.Option(None, "--contrastive/--no-contrastive", help="Contrastive distillation (w/o-c).")
-SOFT = typer.Option(None, "--soft-targets/--no-soft-targets", help="Soft-target distillation (w/o-s).")
-M = typer.Option(None, "--M", help="Codebooks M. (default 4)")
-K = typer.Option(None, "--K", help="Vectors per codebook K. (default 32)")
-
-FLAG_KEYS = {  # parameter name -> (section, key)
-    **{n: ("train", n) for n in ("epochs", "batch_size", "lr", "l2", "init_range", "patience", "seed",
-                                 "max_len", "threads", "device")},
-    **{n: ("model", n) for n in ("dim", "layers", "heads", "dropout", "causal", "steps")},
-    **{n: ("distill", n) for n in ("beta", "gamma", "tau", "hot_fraction", "pretrain_epochs",
-                                   "contrastive", "soft_targets", "bidirectional", "distill")},
-    **{n: ("item_table", n) for n in ("m", "k", "eta", "mixup", "straight_through", "temperature",
-                                      "rank", "n", "d")},
-}
-RENAMED = {"distill": "enabled"}  # --distill/--no-distill sets distill.enabled
-RUNTIME = {"threads", "device"}  # may change when resuming
 
 
 def _parse_sets(sets: list[str] | None) -> dict[str, dict[str, Any]]:
@@ -156,6 +133,8 @@ def train_run(kind: str, out: Path, *, data: Path | None = None, flags: dict[str
                              hint=f"pass --data {spec.data.get('path')}")
     else:
         _claim(run, overwrite)
+        if data is None and teacher is not None:  # a student trains on its teacher's dataset
+            data = RunDir(teacher).read_config().get("data", {}).get("path")
         ds = load_dataset(data)
         spec = new_spec(kind, ds, data, preset=preset, file=read_config_file(config) if config else None,
                         flags=flags, teacher_run=teacher, target_ratio=target_ratio)

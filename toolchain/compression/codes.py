@@ -110,6 +110,7 @@ class CodesTable(ItemTable):
         self.register_buffer("codes", torch.zeros(n_items + 1, c.m, dtype=torch.long))
         self.register_buffer("_offsets", torch.arange(c.m) * c.k, persistent=False)  # [M]
         self.register_buffer("_teacher", None, persistent=False)  # X [|V|+1, N]
+        self._kept_mse: tuple | None = None
         not_padding = torch.ones(n_items + 1)
         not_padding[0] = 0.0
         self.register_buffer("_not_padding", not_padding, persistent=False)  # [|V|+1]
@@ -201,13 +202,19 @@ class CodesTable(ItemTable):
             one_hot = hard + one_hot - one_hot.detach()
         return one_hot.reshape(x.shape[0], -1) @ self.codebooks.reshape(-1, self.dim)
 
-    def _train_rows(self, ids: torch.Tensor) -> torch.Tensor:
-        """Training-time vectors (mixup applied) of flat ids [R] -> [R, N]."""
+    def _train_rows(self, ids: torch.Tensor, keep_mse: bool = False) -> torch.Tensor:
+        """Training-time vectors (mixup applied) of flat ids [R] -> [R, N].
+
+        ``keep_mse`` (all rows): also keep L_mse of this very sample for
+        :meth:`auxiliary_losses`, so a step draws one Gumbel sample of the table, not two.
+        """
         if self._teacher is None:
             raise InternalError("a codes table needs the teacher's embeddings to train: "
                                 "call set_teacher_embeddings() first")
         x = self._teacher[ids]
         e = self._soft_composite(x)
+        if keep_mse:
+            self._kept_mse = (self._step_token(), ((e[1:] - x[1:]) ** 2).sum(-1).mean())
         if self.config.mixup:
             e = self.config.eta * x + (1.0 - self.config.eta) * e
         return e * (ids != 0).unsqueeze(-1).to(e.dtype)
@@ -228,7 +235,12 @@ class CodesTable(ItemTable):
     def all_embeddings(self) -> torch.Tensor:
         """[|V|+1, N], row 0 zeros: training vectors in train mode, hard composites in eval."""
         ids = torch.arange(self.n_items + 1, device=self.codes.device)
-        return self._train_rows(ids) if self.training else self.embed(ids)
+        return self._train_rows(ids, keep_mse=True) if self.training else self.embed(ids)
+
+    def _step_token(self) -> tuple:
+        """Changes whenever X or a trained tensor changes (an optimizer step bumps versions)."""
+        tensors = (self._teacher, self.codebooks, *self.learner.parameters())
+        return (torch.is_grad_enabled(), *((t.data_ptr(), t._version) for t in tensors))
 
     def score(self, theta: torch.Tensor) -> torch.Tensor:
         """theta [B, N] -> [B, |V|+1]. Eval: look-up tables theta . E_m [B, M, K], then M gathers."""
@@ -245,6 +257,9 @@ class CodesTable(ItemTable):
         """{"mse": L_mse} (Eq. 14) of the composite (no mixup) against X; {} without X."""
         if self._teacher is None:
             return {}
+        kept, self._kept_mse = self._kept_mse, None
+        if self.training and kept is not None and kept[0] == self._step_token():
+            return {"mse": kept[1]}  # the sample all_embeddings() drew in this step
         x = self._teacher[1:]
         if self.training:
             e = self._soft_composite(x)

@@ -95,12 +95,12 @@ class SelfAttention(nn.Module):
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
-        b, l, n = x.shape
-        q, k, v = self.qkv(x).view(b, l, 3, self.heads, n // self.heads).permute(2, 0, 3, 1, 4)
+        b, length, n = x.shape
+        q, k, v = self.qkv(x).view(b, length, 3, self.heads, n // self.heads).permute(2, 0, 3, 1, 4)
         att = q @ k.transpose(-1, -2) / math.sqrt(n // self.heads)  # [B, H, L, L]
         att = torch.where(allowed, att, torch.full_like(att, _MASKED))
         att = self.dropout(torch.softmax(att, -1))
-        return self.out((att @ v).transpose(1, 2).reshape(b, l, n))
+        return self.out((att @ v).transpose(1, 2).reshape(b, length, n))
 
 
 class Block(nn.Module):

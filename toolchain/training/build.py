@@ -35,7 +35,6 @@ from toolchain.training.spec import (
     merge,
     model_config_class,
     preset_config,
-    table_kind,
 )
 from toolchain.training.tasks import DistillTask, ModelTask, Task
 

@@ -53,10 +53,6 @@ def model_config_class(kind: str) -> type[Config]:
     return SASRecConfig if kind in SASREC_KINDS else MODELS.get(kind).config_class
 
 
-def table_kind(kind: str) -> str:
-    return {"student": "codes", "odrec": "stt"}.get(kind, "full")
-
-
 @dataclasses.dataclass
 class RunSpec:
     """Everything needed to rebuild a run's models: written to RUN/config.json."""
