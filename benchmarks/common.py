@@ -10,7 +10,6 @@ import shlex
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
 RESULTS = Path(__file__).parent / "results"
@@ -52,21 +51,3 @@ def write_results(stem: str, markdown: list[str], data: dict, out: Path = RESULT
     md.write_text("\n".join(markdown) + "\n")
     js.write_text(json.dumps({"command": command_line(), "machine": machine(), **data}, indent=2, sort_keys=True) + "\n")
     return md, js
-
-
-def session_lengths(count: int, max_len: int, data: str | None, seed: int) -> np.ndarray:
-    """Real session lengths: drawn from a dataset's test split (default: the synthetic default)."""
-    from toolchain.data.pipeline import load_dataset
-
-    ds = load_dataset(data)
-    lengths = np.minimum(ds.test.lengths, max_len)
-    return np.random.default_rng(seed).choice(lengths, size=count, replace=True)
-
-
-def random_sessions(n_items: int, lengths: np.ndarray, max_len: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Padded sessions [n, max_len] with the given lengths and uniform items."""
-    g = torch.Generator().manual_seed(seed)
-    items = torch.zeros(len(lengths), max_len, dtype=torch.long)
-    for i, n in enumerate(lengths):
-        items[i, :n] = torch.randint(1, n_items + 1, (int(n),), generator=g)
-    return items, torch.as_tensor(lengths, dtype=torch.long)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import header, random_sessions, session_lengths, write_results  # noqa: E402
+from android_harness.bench.sessions import padded_sessions, session_lengths  # noqa: E402
+from benchmarks.common import header, write_results  # noqa: E402
 
 
 def main() -> None:
@@ -51,7 +52,7 @@ def main() -> None:
     scale = get_scale(args.preset)
     formats = args.formats.split(",")
     lengths = session_lengths(args.sessions, args.max_len, args.data, seed=0)
-    items, lens = random_sessions(scale.n_items, lengths, args.max_len, seed=1)
+    items, lens = padded_sessions(scale.n_items, lengths, args.max_len, seed=1)
     host = DEVICES.get("host")()
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="odt-bench-") as tmp:

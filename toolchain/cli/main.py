@@ -8,13 +8,14 @@ from typing import Optional
 import typer
 
 from toolchain import __version__
+from toolchain.cli import bench as bench_cli
 from toolchain.cli import data as data_cli
 from toolchain.cli import emulator as emulator_cli
 from toolchain.cli import export as export_cli
 from toolchain.cli import freeze as freeze_cli
 from toolchain.cli import size as size_cli
 from toolchain.cli import train as train_cli
-from toolchain.cli.common import new_app, not_built, stdout
+from toolchain.cli.common import new_app, stdout
 from toolchain.cli.evaluate import eval_command
 from toolchain.progress import set_quiet
 
@@ -42,9 +43,7 @@ app.command("size-check")(size_cli.size_check)
 app.command("size-report")(size_cli.size_report)
 
 
-@app.command("bench", help="(not built yet: issue #5) Benchmark artifacts on host / emulator / adb devices.")
-def _bench() -> None:
-    not_built("bench", 5, "Android harness")
+app.command("bench")(bench_cli.bench_command)
 
 
 @app.command("demo")

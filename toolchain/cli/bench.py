@@ -1,0 +1,93 @@
+"""``odtool bench``: the paper's Table 5 (prediction time per 100 sessions) on a device."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from toolchain.cli.common import stdout
+
+
+class DeviceChoice(str, Enum):
+    host = "host"
+    emulator = "emulator"
+    adb = "adb"
+
+
+class PresetChoice(str, Enum):
+    tmall = "tmall"
+    retailrocket = "retailrocket"
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def bench_command(
+    device: DeviceChoice = typer.Option(DeviceChoice.host, "--device", help="host, emulator (Pixel 2 under QEMU) "
+                                        "or adb (a real phone / Android emulator)."),
+    profile: str = typer.Option("pixel2", help="Device profile for the emulator (a name or a JSON file)."),
+    preset: Optional[List[PresetChoice]] = typer.Option(None, "--preset", help="Paper scale to build every model "
+                                                        "at (repeatable): tmall, retailrocket. Default: tmall, "
+                                                        "unless --artifacts is given."),
+    artifacts: Optional[List[Path]] = typer.Option(None, "--artifacts", help="Directory of frozen artifacts named "
+                                                   "by model (DIR/student, DIR/teacher, ...), repeatable."),
+    models: str = typer.Option("student,odrec,teacher,gru4rec,narm,stamp,srgnn", help="Comma-separated models."),
+    formats: str = typer.Option("executorch", help="Comma-separated formats: executorch, onnx, torchscript."),
+    sessions: int = typer.Option(100, help="Sessions per timed pass."),
+    threads: int = typer.Option(1, help="Runtime threads (1 matches the paper's single-session setting)."),
+    warmup: int = typer.Option(3, help="Untimed inferences first."),
+    repeat: int = typer.Option(1, help="Timed passes over the sessions."),
+    max_len: int = typer.Option(50, help="Session length of the exported graphs."),
+    top_k: int = typer.Option(20, help="Items returned per session."),
+    kernels: str = typer.Option("odtool", help="Student scoring in ExecuTorch: odtool or portable."),
+    serial: Optional[str] = typer.Option(None, help="adb: the device serial (else ANDROID_SERIAL)."),
+    core: Optional[int] = typer.Option(None, help="Pin the runner (or QEMU) to this host CPU."),
+    data: Optional[Path] = typer.Option(None, help="Dataset whose test split gives the session lengths."),
+    host_check: bool = typer.Option(True, help="On emulator / adb, also run on the host and compare top-k."),
+    out: Path = typer.Option(Path("bench-out"), "--out", "-o", help="Where exports and the report go."),
+) -> None:
+    """Measure each model on a device: seconds per 100 sessions in the paper's Table 5 layout
+    (a row per dataset, a column per model), the student's speed-up against OD-Rec and the
+    teacher, sizes, peak memory, the emulator's top-k checked against the host's, and a chart.
+
+    Without trained artifacts every model is built at the preset's scale with initialised
+    weights (timing does not depend on them) and the report says so. One failing model only
+    fails its own cell.
+
+    Examples:
+
+      odtool bench --device emulator --preset tmall --sessions 100
+
+      odtool bench --device host --preset tmall --preset retailrocket --formats executorch,onnx
+
+      odtool bench --device emulator --artifacts demo-out/artifacts --models student,teacher
+    """
+    from android_harness.bench.plan import BenchPlan, Row
+    from android_harness.bench.report import write_report
+    from android_harness.bench.run import run_plan
+    from android_harness.devices import DEVICES
+
+    rows = [Row(p.value, preset=p.value) for p in (preset or [])]
+    rows += [Row(a.name or str(a), artifacts=a) for a in (artifacts or [])]
+    if not rows:
+        rows = [Row("tmall", preset="tmall")]
+    plan = BenchPlan(device=device.value, profile=profile, rows=rows, models=_csv(models), formats=_csv(formats),
+                     sessions=sessions, threads=threads, warmup=warmup, repeat=repeat, max_len=max_len, top_k=top_k,
+                     kernels=kernels, cores=(core,) if core is not None else None, serial=serial, data=data, out=out,
+                     check_host=host_check)
+    cells = run_plan(plan)
+    dev = DEVICES.get(plan.device)
+    describe = {"device": plan.device, "profile": plan.profile if plan.device != "host" else None,
+                "emulated": getattr(dev, "emulated", False)}
+    paths = write_report(plan, cells, describe, "odtool " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    stdout.print((out / "table5.md").read_text())
+    stdout.print("written: " + ", ".join(str(p) for p in paths.values()))
+    failed = [c for c in cells if not c.ok]
+    if failed and len(failed) == len(cells):
+        raise typer.Exit(1)
