@@ -163,7 +163,10 @@ def bench(backend_cls, args):
         die(EXIT_INPUT, "input max_len %d exceeds the model's sequence length %d" % (file_len, seq_len))
     padded = np.zeros((n, seq_len), dtype=np.int64)
     padded[:, :file_len] = items
-    feeds = [backend.feed(padded[i], int(lengths[i])) for i in range(n)]
+    if args.input_len == "trim":  # dynamic sequence length: each session as [1, len]
+        feeds = [backend.feed(padded[i, :int(lengths[i])], int(lengths[i])) for i in range(n)]
+    else:
+        feeds = [backend.feed(padded[i], int(lengths[i])) for i in range(n)]
 
     def run(i):
         try:
@@ -221,6 +224,7 @@ def parse_args(argv):
     p.add_argument("--topk", type=int, default=10)
     p.add_argument("--method", default="forward")
     p.add_argument("--load-mode", default="file")
+    p.add_argument("--input-len", default="pad", choices=["pad", "trim"])
     args = p.parse_args(argv)  # exits 2 on a usage error, as odt_runner does
     if args.warmup < 0 or args.repeat < 1 or args.threads < 0 or args.topk < 1:
         die(EXIT_USAGE, "--warmup >= 0, --repeat >= 1, --threads >= 0 and --topk >= 1 are required")

@@ -68,9 +68,11 @@ def main() -> None:
                 results = export_model(model, name, fmts, work / name, GraphOptions(args.max_len, args.top_k, kernels),
                                        checks)
                 for r in results:
+                    trim = bool(r.graph.get("dynamic_length"))
                     run = host.run(r.path, sessions_file, threads=1, warmup=args.warmup, repeat=args.repeat,
-                                   topk=args.top_k, cores=(args.core,))
+                                   topk=args.top_k, cores=(args.core,), trim=trim)
                     rows.append({"model": name, "format": r.format, "bytes": r.bytes,
+                                 "input": "trimmed" if trim else "padded",
                                  "p50_us": run.latency.p50, "p90_us": run.latency.p90, "mean_us": run.latency.mean,
                                  "load_ms": run.load_ms, "peak_rss_kb": run.peak_rss_kb, "runtime": run.runtime})
                     print(f"{name:18s} {r.format:12s} p50 {run.latency.p50:10.1f} us  p90 {run.latency.p90:10.1f} us  "
@@ -85,9 +87,10 @@ def report(args, scale, lengths, rows: list[dict]) -> None:
            f"{scale.sasrec.layers} layer, {scale.sasrec.heads} head(s), max length {args.max_len}, top-{args.top_k}; "
            f"batch 1, 1 thread pinned to CPU {args.core}; {args.sessions} sessions x {args.repeat} timed passes "
            f"(mean session length {lengths.mean():.2f}); initialised weights.", "",
-           "| model | format | p50 µs | p90 µs | file bytes | runtime |", "|---|---|---:|---:|---:|---|"]
+           "Input: *trimmed* = each session as [1, len] (exported with a dynamic length), *padded* = [1, 50].", "",
+           "| model | format | input | p50 µs | p90 µs | file bytes | runtime |", "|---|---|---|---:|---:|---:|---|"]
     for r in rows:
-        md.append(f"| {r['model']} | {r['format']} | {r['p50_us']:.1f} | {r['p90_us']:.1f} | {r['bytes']:,} | "
+        md.append(f"| {r['model']} | {r['format']} | {r['input']} | {r['p50_us']:.1f} | {r['p90_us']:.1f} | {r['bytes']:,} | "
                   f"{r['runtime']} |")
     md += ["", "Ratios in the same runtime (p50 of the other model / p50 of the student):", "",
            "| format | teacher / student | OD-Rec / student |", "|---|---:|---:|"]

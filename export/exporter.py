@@ -27,8 +27,8 @@ class Exporter(ABC):
     supports_odtool_kernels: bool = False
 
     @abstractmethod
-    def export(self, graph: InferenceGraph, out: Path) -> None:
-        """Write ``graph`` to ``out`` (atomically)."""
+    def export(self, graph: InferenceGraph, out: Path) -> bool:
+        """Write ``graph`` to ``out`` (atomically); True when the session length is dynamic."""
 
     @abstractmethod
     def load(self, path: Path) -> LoadedModel:
@@ -40,6 +40,13 @@ class Exporter(ABC):
 
 
 EXPORTERS: Registry[type[Exporter]] = Registry("export format")
+
+
+def length_dim(graph: InferenceGraph):
+    """torch.export's dynamic dimension for the items' length (1..max_len)."""
+    from torch.export import Dim
+
+    return Dim("session_length", min=1, max=graph.options.max_len)
 
 
 def get_exporter(name: str) -> Exporter:

@@ -60,9 +60,10 @@ def export_model(model: SessionRecommender, name: str, formats: Sequence[str], o
         staging = out_dir / ".staging" / final.name
         staging.parent.mkdir(exist_ok=True)
         t0 = time.perf_counter()
-        exporter.export(graph, staging)
+        dynamic = exporter.export(graph, staging)
         seconds = time.perf_counter() - t0
-        parity: ParityResult = check_parity(fmt, graph, exporter.load(staging), sessions)
+        checks = list(sessions) + (trimmed(sessions) if dynamic else [])
+        parity: ParityResult = check_parity(fmt, graph, exporter.load(staging), checks)
         if not parity.ok:
             os.replace(staging, final.with_name(final.name + ".failed"))
             require_parity(parity)
@@ -73,12 +74,17 @@ def export_model(model: SessionRecommender, name: str, formats: Sequence[str], o
             format=fmt, path=str(final), bytes=final.stat().st_size, sha256=sha256_file(final),
             export_seconds=round(seconds, 3), parity=parity.to_dict(),
             graph={"max_len": opts.max_len, "top_k": opts.top_k, "kernels": opts.kernels.value,
-                   "class": type(graph).__name__},
+                   "class": type(graph).__name__, "dynamic_length": dynamic},
             versions={"odtool": __version__, **exporter.runtime_versions()}, warnings=warns)
         atomic_write_json(final.with_name(final.name + ".report.json"), {**result.to_dict(), "model": model_info or {}})
         info(f"[green]ok[/] {parity.describe()} -> {final} ({final.stat().st_size:,} bytes)")
         results.append(result)
     return results
+
+
+def trimmed(sessions: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The same sessions as [1, len] inputs: what a dynamic-length export must also accept."""
+    return [(items[:, : int(lengths[0])].contiguous(), lengths) for items, lengths in sessions]
 
 
 def read_report(path: Path) -> dict:

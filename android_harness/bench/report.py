@@ -58,11 +58,13 @@ def markdown(plan: BenchPlan, cells: list[Cell], device: dict, command: str) -> 
             so, st = speedup(cells, row, fmt, "odrec"), speedup(cells, row, fmt, "teacher")
             lines.append(f"| {row} | " + " | ".join(vals) + f" | {_x(so)} | {_x(st)} |")
     lines += ["", "## Sizes, memory, agreement with the host", "",
-              "| dataset | model | format | file bytes | p50 µs | p90 µs | load ms | peak RSS MB | top-k vs host |",
-              "|---|---|---|---:|---:|---:|---:|---:|---|"]
+              "Input: *trimmed* = the session as [1, len] (the model was exported with a dynamic length), "
+              "*padded* = [1, max length] (the export needs a fixed length, e.g. nn.GRU, or TorchScript).", "",
+              "| dataset | model | format | input | file bytes | p50 µs | p90 µs | load ms | peak RSS MB | top-k vs host |",
+              "|---|---|---|---|---:|---:|---:|---:|---:|---|"]
     for c in cells:
         if c.ok:
-            lines.append(f"| {c.row} | {c.model} | {c.format} | {c.bytes:,} | {c.p50_us:.1f} | {c.p90_us:.1f} | "
+            lines.append(f"| {c.row} | {c.model} | {c.format} | {c.input} | {c.bytes:,} | {c.p50_us:.1f} | {c.p90_us:.1f} | "
                          f"{c.load_ms:.1f} | {c.peak_rss_kb / 1024:.1f} | {c.topk_vs_host or '-'} |")
     failed = [c for c in cells if not c.ok]
     if failed:

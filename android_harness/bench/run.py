@@ -33,6 +33,7 @@ class Cell:
     load_ms: float | None = None
     peak_rss_kb: int | None = None
     emulated: bool = False
+    input: str | None = None  # "trimmed" ([1, len]: dynamic-length export) or "padded" ([1, max_len])
     host_seconds_per_100: float | None = None
     topk_vs_host: str | None = None  # "100/100 equal (2 tie swaps)" or the first mismatch
     topk_ok: bool | None = None
@@ -101,16 +102,18 @@ def run_plan(plan: BenchPlan) -> list[Cell]:
             for ex in exports:
                 cell = row_cells[ex.format]
                 cell.bytes = ex.bytes
+                trim = bool(ex.graph.get("dynamic_length"))
+                cell.input = "trimmed" if trim else "padded"
                 try:
                     res = device.run(ex.path, sessions, threads=plan.threads, warmup=plan.warmup,
-                                     repeat=plan.repeat, topk=plan.top_k, cores=plan.cores)
+                                     repeat=plan.repeat, topk=plan.top_k, cores=plan.cores, trim=trim)
                     cell.ok = True
                     cell.seconds_per_100, cell.p50_us, cell.p90_us = (res.seconds_per_100_sessions, res.latency.p50,
                                                                       res.latency.p90)
                     cell.load_ms, cell.peak_rss_kb = res.load_ms, res.peak_rss_kb
                     if host is not None:
                         ref = host.run(ex.path, sessions, threads=plan.threads, warmup=1, repeat=1,
-                                       topk=plan.top_k, cores=plan.cores)
+                                       topk=plan.top_k, cores=plan.cores, trim=trim)
                         cmp = compare_topk(ref, res)
                         cell.host_seconds_per_100, cell.topk_ok, cell.topk_vs_host = (
                             ref.seconds_per_100_sessions, cmp.ok, cmp.summary())

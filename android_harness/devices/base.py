@@ -51,6 +51,7 @@ class RunSettings:
     topk: int = 10
     cores: tuple[int, ...] | None = None   # host CPUs to pin the runner (or QEMU) to
     timeout_s: float = 1800.0
+    trim: bool = False  # feed sessions as [1, len] (programs exported with a dynamic length)
 
     def __post_init__(self) -> None:
         problems = []
@@ -65,7 +66,8 @@ class RunSettings:
 
     def runner_args(self, model: str, inputs: str, output: str) -> list[str]:
         return ["--model", model, "--input", inputs, "--output", output, "--threads", str(self.threads),
-                "--warmup", str(self.warmup), "--repeat", str(self.repeat), "--topk", str(self.topk)]
+                "--warmup", str(self.warmup), "--repeat", str(self.repeat), "--topk", str(self.topk),
+                "--input-len", "trim" if self.trim else "pad"]
 
 
 def check_cores(cores: tuple[int, ...] | None) -> tuple[int, ...] | None:
@@ -134,7 +136,7 @@ class Device(ABC):
 
     def run(self, artifact: str | Path, sessions: str | Path, *, threads: int | None = None, warmup: int = 10,
             repeat: int = 5, topk: int = 10, cores: tuple[int, ...] | None = None,
-            timeout_s: float = 1800.0) -> RunResult:
+            timeout_s: float = 1800.0, trim: bool = False) -> RunResult:
         """Push, run, collect and parse one artifact on one session file."""
         artifact, sessions = Path(artifact), Path(sessions)
         fmt = artifact_format(artifact)
@@ -145,7 +147,8 @@ class Device(ABC):
             if not p.is_file():
                 raise UsageError(f"{p} does not exist")
         settings = RunSettings(self.default_threads if threads is None else threads, warmup, repeat, topk,
-                               self.check_cores(tuple(cores) if cores is not None else None), timeout_s)
+                               self.check_cores(tuple(cores) if cores is not None else None), timeout_s,
+                               trim and fmt is not ArtifactFormat.torchscript)  # .ptl graphs are traced static
         self.prepare()
         with tempfile.TemporaryDirectory(prefix="odt-run-") as tmp:
             output = self.output_path(Path(tmp))

@@ -35,6 +35,9 @@
 //            either order; or a single float32 [1, V] score tensor, in which
 //            case the runner takes the top --topk itself (outside the timing).
 //   If L < Lm the rows are padded with 0 up to Lm; L > Lm is an error.
+//   --input-len trim feeds each session as items [1, len_i] instead: for programs
+//   exported with a dynamic sequence length (upper bound Lm), so a 5-click
+//   session costs 5 positions, not Lm.
 //
 // Timing: one first inference (session 0, right after loading: reported as
 // first_inference_us), then --warmup untimed calls cycling through the
@@ -129,7 +132,7 @@ std::string err_msg(const std::string& what, Error e) {
 }
 
 struct Options {
-  std::string model, input, output, method = "forward", load_mode = "mmap";
+  std::string model, input, output, method = "forward", load_mode = "mmap", input_len = "pad";
   std::vector<std::string> kernel_libs;
   long warmup = 10, repeat = 5, threads = 0, topk = 10;
 };
@@ -142,7 +145,7 @@ void usage(FILE* f) {
       "                  [--threads N=0 (runtime default)] [--topk K=10] "
       "[--method forward]\n"
       "                  [--load-mode mmap|file] [--output out.json]\n"
-      "                  [--kernel-lib lib.so (repeatable)]\n");
+      "                  [--kernel-lib lib.so (repeatable)] [--input-len pad|trim]\n");
 }
 
 long parse_long(const std::string& flag, const std::string& v, long lo) {
@@ -181,6 +184,7 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--output") o.output = val;
     else if (a == "--method") o.method = val;
     else if (a == "--load-mode") o.load_mode = val;
+    else if (a == "--input-len") o.input_len = val;
     else if (a == "--warmup") o.warmup = parse_long(a, val, 0);
     else if (a == "--repeat") o.repeat = parse_long(a, val, 1);
     else if (a == "--threads") o.threads = parse_long(a, val, 0);
@@ -197,6 +201,9 @@ Options parse_args(int argc, char** argv) {
   }
   if (o.load_mode != "mmap" && o.load_mode != "file") {
     die(kUsage, "--load-mode must be mmap or file");
+  }
+  if (o.input_len != "pad" && o.input_len != "trim") {
+    die(kUsage, "--input-len must be pad or trim");
   }
   return o;
 }
@@ -478,14 +485,17 @@ int main(int argc, char** argv) {
   std::vector<SessionInputs> inputs(sess.n);
   for (uint32_t i = 0; i < sess.n; ++i) {
     SessionInputs& si = inputs[i];
-    std::vector<int64_t> row(model_len, 0);
-    std::copy_n(&sess.items[size_t(i) * sess.max_len], sess.max_len, row.begin());
+    const bool trim = opt.input_len == "trim";
+    std::vector<int64_t> row(trim ? size_t(sess.lengths[i]) : size_t(model_len), 0);
+    std::copy_n(&sess.items[size_t(i) * sess.max_len], trim ? row.size() : size_t(sess.max_len), row.begin());
+    std::vector<executorch::aten::SizesType> sizes = items_sizes;
+    sizes.back() = executorch::aten::SizesType(row.size());
     if (items_type == ScalarType::Long) {
       si.items64 = row;
-      si.items = executorch::extension::make_tensor_ptr(items_sizes, si.items64.data(), ScalarType::Long);
+      si.items = executorch::extension::make_tensor_ptr(sizes, si.items64.data(), ScalarType::Long);
     } else {
       si.items32.assign(row.begin(), row.end());
-      si.items = executorch::extension::make_tensor_ptr(items_sizes, si.items32.data(), ScalarType::Int);
+      si.items = executorch::extension::make_tensor_ptr(sizes, si.items32.data(), ScalarType::Int);
     }
     if (n_inputs == 2) {
       if (len_type == ScalarType::Long) {
@@ -566,6 +576,7 @@ int main(int argc, char** argv) {
   j << "  \"input\": " << json_str(opt.input) << ",\n";
   j << "  \"method\": " << json_str(opt.method) << ",\n";
   j << "  \"load_mode\": " << json_str(opt.load_mode) << ",\n";
+  j << "  \"input_len\": " << json_str(opt.input_len) << ",\n";
   j << "  \"kernel_libs\": [";
   for (size_t i = 0; i < opt.kernel_libs.size(); ++i) j << (i ? ", " : "") << json_str(opt.kernel_libs[i]);
   j << "],\n";

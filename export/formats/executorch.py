@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from export.exporter import EXPORTERS, Exporter, LoadedModel
+from export.exporter import EXPORTERS, Exporter, LoadedModel, length_dim
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_write_bytes
 from toolchain.errors import ExportError
@@ -46,23 +46,35 @@ class ExecuTorchExporter(Exporter):
     suffix = ".pte"
     supports_odtool_kernels = True
 
-    def export(self, graph: InferenceGraph, out: Path) -> None:
+    def export(self, graph: InferenceGraph, out: Path) -> bool:
+        dynamic = graph.options.dynamic_length
+        if dynamic:
+            try:
+                program = self._lower(graph, dynamic=True)
+            except Exception:  # e.g. nn.GRU: torch.export unrolls it for one length
+                dynamic, program = False, None
+        if not dynamic:
+            try:
+                program = self._lower(graph, dynamic=False)
+            except Exception as e:
+                raise ExportError(f"ExecuTorch lowering failed: {type(e).__name__}: {e}") from e
+        atomic_write_bytes(out, program.buffer)
+        return dynamic
+
+    @staticmethod
+    def _lower(graph: InferenceGraph, dynamic: bool):
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
 
-        uses_kernel = getattr(graph, "use_kernel", False)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # torch pytree deprecations in executorch
-                ep = torch.export.export(graph, graph.example_inputs())
-                edge = to_edge_transform_and_lower(
-                    ep, partitioner=[XnnpackPartitioner()],
-                    # odtool::code_topk is not an ATen op, so the edge dialect check must allow it
-                    compile_config=EdgeCompileConfig(_check_ir_validity=not uses_kernel))
-                program = edge.to_executorch()
-        except Exception as e:
-            raise ExportError(f"ExecuTorch lowering failed: {type(e).__name__}: {e}") from e
-        atomic_write_bytes(out, program.buffer)
+        shapes = ({1: length_dim(graph)}, None) if dynamic else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch pytree deprecations in executorch
+            ep = torch.export.export(graph, graph.example_inputs(), dynamic_shapes=shapes)
+            edge = to_edge_transform_and_lower(
+                ep, partitioner=[XnnpackPartitioner()],
+                # odtool::code_topk is not an ATen op, so the edge dialect check must allow it
+                compile_config=EdgeCompileConfig(_check_ir_validity=not getattr(graph, "use_kernel", False)))
+            return edge.to_executorch()
 
     def load(self, path: Path) -> LoadedModel:
         return _PteModel(path)

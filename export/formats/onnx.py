@@ -42,15 +42,17 @@ class OnnxExporter(Exporter):
     name = "onnx"
     suffix = ".onnx"
 
-    def export(self, graph: InferenceGraph, out: Path) -> None:
+    def export(self, graph: InferenceGraph, out: Path) -> bool:
         import onnx
 
         buf = io.BytesIO()
+        dynamic = graph.options.dynamic_length
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 torch.onnx.export(graph, graph.example_inputs(), buf, input_names=["items", "lengths"],
-                                  output_names=["scores", "indices"], opset_version=OPSET, dynamo=False)
+                                  output_names=["scores", "indices"], opset_version=OPSET, dynamo=False,
+                                  dynamic_axes={"items": {1: "session_length"}} if dynamic else None)
         except Exception as e:
             raise ExportError(f"ONNX export failed: {type(e).__name__}: {e}") from e
         model = onnx.load_from_string(buf.getvalue())
@@ -59,6 +61,7 @@ class OnnxExporter(Exporter):
         except Exception as e:
             raise ExportError(f"the exported ONNX model fails onnx.checker: {e}") from e
         atomic_write_bytes(out, buf.getvalue())
+        return dynamic
 
     def load(self, path: Path) -> LoadedModel:
         return _OrtModel(path)

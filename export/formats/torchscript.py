@@ -57,7 +57,8 @@ class TorchScriptExporter(Exporter):
     suffix = ".ptl"
     last_warning: str | None = None
 
-    def export(self, graph: InferenceGraph, out: Path) -> None:
+    def export(self, graph: InferenceGraph, out: Path) -> bool:
+        """Traced for [1, max_len]: TorchScript-lite graphs take padded sessions."""
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)
@@ -73,6 +74,7 @@ class TorchScriptExporter(Exporter):
             info(f"[yellow]warning:[/] {why}; exporting the unoptimized module")
         with atomic_named_path(out) as tmp:
             traced._save_for_lite_interpreter(str(tmp))
+        return False
 
     def load(self, path: Path) -> LoadedModel:
         return _LiteModel(path)

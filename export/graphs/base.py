@@ -24,6 +24,9 @@ class GraphOptions:
     max_len: int = 50
     top_k: int = 20
     kernels: Kernels = Kernels.portable
+    #: export the session length as dynamic (1..max_len) where the format and the model allow
+    #: it, so a 5-click session runs on 5 positions; padded [1, max_len] input still works
+    dynamic_length: bool = True
 
     def check(self, n_items: int) -> None:
         problems = []

@@ -86,7 +86,8 @@ class TinyCodeModel(nn.Module):
         g = torch.Generator().manual_seed(2)
         self.emb = nn.Embedding(V, n, padding_idx=0)
         self.codebooks = nn.Buffer(torch.randn(m, k_codes, n, generator=g))
-        self.codes = nn.Buffer(torch.randint(0, k_codes, (V, m), generator=g).to(torch.uint8))
+        # codebook-major [M, V], the layout the kernel reads
+        self.codes = nn.Buffer(torch.randint(0, k_codes, (m, V), generator=g).to(torch.uint8))
 
     def forward(self, items: torch.Tensor, lengths: torch.Tensor):
         pos = torch.arange(items.shape[1], dtype=torch.int64).unsqueeze(0)
