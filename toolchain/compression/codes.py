@@ -4,24 +4,35 @@ Item v has a code C_v in [0, K)^M and the vector (Eq. 12)
 
     e_v = sum_m E_m[C_v^m]                      E: codebooks [M, K, N]
 
-**Learning the codes** (Eqs. 15-17). A code learner reads the teacher's embedding X_v:
+**Learning the codes** (Eqs. 15-17). A code learner reads the teacher's embedding X_v
+(standardised per dimension over the items, a fixed affine map: X's entries are ~0.1, and
+raw they hardly move the U(-0.1, 0.1) first layer, so every item would get the same code):
 
-    h_v     = tanh(X_v W + b)                   [MK/2]
+    h_v     = tanh(x_v W + b)                   [MK/2]
     a_v     = softplus(h_v W' + b')             [M, K]
     log alpha_v^m = log_softmax(a_v^m)          (alpha = softmax(softplus(...)), Eq. 17)
     O_v^m   = softmax((log alpha_v^m + G) / eps)  G ~ Gumbel(0, 1), eps = 0.3 (Eq. 16)
     e_v     = sum_m O_v^m E_m                   (Eq. 15)
 
+Before the student trains, :meth:`fit_codes` fits learner and codebooks to X alone (L_mse,
+Adam at ``fit_lr`` for ``fit_steps`` full-table steps): from the paper's initialisation,
+joint training at lr 1e-3 collapses the codes (see its docstring).
+
 Training uses the **soft** Gumbel-softmax one-hots of Eq. (16) by default, as the paper
-writes them: every codebook vector of every item gets a gradient, which keeps all K vectors
-in use while codes are still moving, and at eps = 0.3 the samples are already close to
-one-hot. ``straight_through=True`` switches to hard one-hots in the forward pass (soft
-gradients backward), so training sees exactly the kind of embedding that is deployed.
+writes them: every codebook vector gets a gradient from every item, so no vector is starved
+while the codes still move, and once the codes are fitted the learner is confident enough
+that soft samples are close to the deployed hard ones (after fitting a 984-item table, soft
+and hard L_mse agreed within 2%). ``straight_through=True`` uses hard one-hots forward and soft gradients
+backward (as the authors' released code does), so training sees exactly the kind of vector
+that is deployed; on synthetic data both deploy equally well (P@10 39.3 vs 38.4, 984 items).
 
 **Mixup** (Eq. 18): in training, ``embed`` and ``score`` use e'_v = eta X_v + (1 - eta) e_v;
-``mixup=False`` (the Stu-w/o-m ablation) uses e_v. **L_mse** (Eq. 14) = mean_v ||e_v - X_v||^2
-over items 1..|V| is returned by :meth:`auxiliary_losses`. X is a copy of the teacher's table,
-set with :meth:`set_teacher_embeddings` and never trained through this table.
+``mixup=False`` (the Stu-w/o-m ablation) uses e_v. eta = 0.8 weighs the *teacher* as the
+paper's Eq. (18) and section 6.6 do (the authors' released code weighs the composite by eta,
+i.e. eta = 0.2 here). **L_mse** (Eq. 14) = mean_v ||e_v - X_v||^2 over items 1..|V| is
+returned by :meth:`auxiliary_losses`; a training step draws one Gumbel sample of the table and
+L_mse uses it. X is a copy of the teacher's table, set with :meth:`set_teacher_embeddings`
+and never trained through this table.
 
 **Deployment.** Entering eval mode (``.eval()``) stores the argmax codes (no noise) in the
 integer buffer ``codes`` [|V|+1, M]; in eval mode only these hard codes and the codebooks

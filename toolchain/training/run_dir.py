@@ -109,9 +109,16 @@ class RunDir:
             fh.write(json.dumps(record, sort_keys=True) + "\n")
 
     def read_metrics(self) -> list[dict[str, Any]]:
+        """Every complete record (a line cut short by a kill mid-append is skipped)."""
         if not self.metrics.is_file():
             return []
-        return [json.loads(line) for line in self.metrics.read_text().splitlines() if line.strip()]
+        records = []
+        for line in self.metrics.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return records
 
     def truncate_metrics(self, last_epoch: int) -> None:
         """Keep the epoch records up to ``last_epoch`` (what a resumed run will not redo)."""

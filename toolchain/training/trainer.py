@@ -127,11 +127,11 @@ class Trainer:
                 if step % 50 == 0:
                     status.update(status=f"loss {self._finite(sums['loss'] / count, epoch):.4f}")
         out = {k: float(v / count) for k, v in sums.items()}
-        self._finite(torch.tensor(out["loss"]), epoch)
+        self._finite(out["loss"], epoch)
         return out
 
     @staticmethod
-    def _finite(value: torch.Tensor, epoch: int) -> float:
+    def _finite(value: torch.Tensor | float, epoch: int) -> float:
         v = float(value)
         if not math.isfinite(v):
             raise TrainingDivergedError(f"training diverged in epoch {epoch}: the loss is {v}",
