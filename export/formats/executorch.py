@@ -69,6 +69,7 @@ class ExecuTorchExporter(Exporter):
         shapes = ({1: length_dim(graph)}, None) if dynamic else None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # torch pytree deprecations in executorch
+            warnings.filterwarnings("ignore", message="The tensor attributes .*_flat_weights")  # nn.GRU
             ep = torch.export.export(graph, graph.example_inputs(), dynamic_shapes=shapes)
             edge = to_edge_transform_and_lower(
                 ep, partitioner=[XnnpackPartitioner()],
