@@ -18,6 +18,7 @@ from export.exporter import EXPORTERS, Exporter, LoadedModel, length_dim
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_write_bytes
 from toolchain.errors import ExportError
+from toolchain.native_stderr import captured_native_stderr
 
 ODTOOL_OP_MARKER = b"odtool::code_topk"
 
@@ -30,14 +31,29 @@ class _PteModel(LoadedModel):
             from export.kernels.build import load
 
             load()
-        try:
-            self.method = Runtime.get().load_program(str(path)).load_method("forward")
-        except Exception as e:
-            raise ExportError(f"{path}: the ExecuTorch runtime cannot load this program ({e})") from e
+        self.path = path
+        with captured_native_stderr() as log:
+            try:
+                self.method = Runtime.get().load_program(str(path)).load_method("forward")
+            except Exception as e:
+                raise ExportError(f"{path}: the ExecuTorch runtime cannot load this program ({e})"
+                                  + _runtime_log(log())) from e
 
     def __call__(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-        values, indices = self.method.execute([items, lengths])
+        with captured_native_stderr() as log:  # XNNPACK's CPU probing logs on first use
+            try:
+                values, indices = self.method.execute([items, lengths])
+            except Exception as e:
+                raise ExportError(f"{self.path}: the ExecuTorch runtime failed on a session ({e})"
+                                  + _runtime_log(log())) from e
         return values.numpy(), indices.numpy()
+
+
+def _runtime_log(text: str) -> str:
+    lines = [ln for ln in text.splitlines() if "cpuinfo" not in ln]
+    checks = [ln for ln in lines if "Check failed" in ln or "Missing operator" in ln]  # the cause
+    lines = checks + [ln for ln in lines[-6:] if ln not in checks]
+    return ("\n  runtime log:\n    " + "\n    ".join(lines)) if lines else ""
 
 
 @EXPORTERS.register("executorch")
