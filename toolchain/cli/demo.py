@@ -1,8 +1,11 @@
 """``odtool demo``: the main job on the synthetic default, end to end.
 
-Sized to run in about 2-3 minutes on an idle 2-core CPU: a small teacher (N = 64, 6 epochs)
-and an M = 4, K = 32 student (1 pretraining + 2 joint epochs, otherwise the paper's
-defaults). ``odtool train`` runs the same steps at any size.
+data -> train teacher and student -> evaluate -> freeze -> export (ExecuTorch, TorchScript-lite,
+ONNX, each checked against eager) -> bench (host, and the Pixel 2 emulator when provisioned)
+-> size-check against the budgets in pyproject.toml. Sized to run in about 3-4 minutes on an
+idle 2-core CPU: a small teacher (N = 64, 6 epochs) and an M = 4, K = 32 student (1
+pretraining + 2 joint epochs, otherwise the paper's defaults). Each step is the same code the
+CLI commands run, at any size.
 """
 
 from __future__ import annotations
@@ -17,12 +20,6 @@ from toolchain.data.stats import TABLE2_COLUMNS, table2_row
 from toolchain.data.synth import SynthConfig
 from toolchain.evaluation.evaluate import evaluate
 from toolchain.evaluation.popularity import PopularityRecommender
-
-PENDING = (
-    ("freeze", "issue #4"),
-    ("export", "issue #4"),
-    ("bench", "issue #5"),
-)
 
 TRAIN = {"threads": 2, "device": "cpu", "patience": 2}
 TEACHER = {"model": {"dim": 64, "dropout": 0.2}, "train": {**TRAIN, "epochs": 6}}
@@ -58,5 +55,49 @@ def run_demo(out: Path) -> None:
     stdout.print(metrics_table(f"test split, {len(ds.test):,} sequences, metrics in %", rows))
     stdout.print(size_table(sizes))
     stdout.print(f"[dim]the same, any time: odtool eval {teacher} {student}[/]")
-    for step, issue in PENDING:
-        stdout.print(f"[dim]skipped {step}: not built yet ({issue})[/]")
+    deploy(out, teacher, student, data)
+
+
+def deploy(out: Path, teacher: Path, student: Path, data: Path) -> None:
+    """Steps 5-8: freeze, export, bench, size-check (through the CLI commands themselves)."""
+    from typer.testing import CliRunner
+
+    from toolchain.cli.main import app
+    from toolchain.paths import odtool_home
+
+    def odtool(*args: str) -> None:
+        stdout.print(f"[bold]$ odtool {' '.join(args)}[/]")
+        result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+        stdout.print(result.stdout, end="", markup=False, highlight=False)
+        if result.exit_code != 0:
+            stdout.print(result.stderr, end="", markup=False, highlight=False)
+            raise SystemExit(result.exit_code)
+
+    art, exp = out / "artifacts", out / "export"
+    stdout.rule("5. freeze: code matrix + codebooks, checksummed")
+    for name, run in (("teacher", teacher), ("student", student)):
+        odtool("freeze", str(run), "--out", str(art / name), "--data", str(data))
+    stdout.rule("6. export, each format checked against eager")
+    odtool("export", str(art / "student"), "--format", "all", "--out", str(exp), "--data", str(data))
+    odtool("export", str(art / "teacher"), "--format", "executorch", "--out", str(exp), "--data", str(data))
+    stdout.rule("7. bench: prediction time per 100 sessions")
+    devices = ["host"]
+    from android_harness.provision.layout import EmulatorLayout
+
+    if EmulatorLayout.at(None).is_provisioned():
+        devices.append("emulator")
+    else:
+        stdout.print(f"[dim]the Pixel 2 emulator is not provisioned ({odtool_home() / 'emulator'}): benching the "
+                     "host only; `odtool emulator setup` adds it[/]")
+    for device in devices:
+        odtool("bench", "--device", device, "--artifacts", str(art), "--models", "student,teacher",
+               "--formats", "executorch", "--sessions", "50", "--out", str(out / "bench" / device))
+    stdout.rule("8. size-check against \\[tool.odtool.size-budget] in pyproject.toml")
+    from toolchain.artifact.budget import find_pyproject, load_budgets
+
+    pyproject = find_pyproject(Path.cwd())
+    if pyproject is None or not load_budgets(pyproject):
+        stdout.print("[dim]no pyproject.toml with \\[tool.odtool.size-budget] here: skipping the size gate "
+                     "(run the demo from the odtool checkout, or `odtool size-check FILE --budget 2MiB`)[/]")
+        return
+    odtool("size-check", *(str(p) for p in sorted(exp.glob("*.*")) if not p.name.endswith(".json")))
