@@ -258,7 +258,7 @@ def main() -> None:
               if min(args.epochs, student_epochs) < 20 else "")
            + ". CR: the paper's table compression ratio (Eq. 13 for codes, |V| N / core entries for OD-Rec); "
            "bytes: the deployed model (bit-packed codes + fp32 codebooks + fp32 encoder).", ""]
-    md += [f"**Remark:** {r}" for r in args.remark] + ([""] if args.remark else [])
+    md += [f"- **Remark:** {r}" for r in args.remark] + ([""] if args.remark else [])
     cols = "| model | CR | bytes | " + " | ".join(SHOWN) + " |"
     sep = "|---|---:|---:|" + "---:|" * len(SHOWN)
     md += ["## Table 3: all models", "", cols, sep, fmt_row("popularity", test["popularity"], ["", ""])]
