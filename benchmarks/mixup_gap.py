@@ -53,16 +53,16 @@ def main() -> None:
     with torch.no_grad():
         e = model.items.all_embeddings()
     eta = spec.item_table.eta
-    tables = {"codes": e, "mixed": eta * x + (1 - eta) * e, "teacher": x}
+
+    def full(weight: torch.Tensor) -> FullTable:
+        table = FullTable(ds.n_items, weight.shape[1])
+        table.weight.data.copy_(weight)
+        return table
+
+    tables = {"codes": model.items, "mixed": full(eta * x + (1 - eta) * e), "teacher": full(x)}
     out = {}
-    codes_table = model.items
-    for name, weight in tables.items():
-        if name == "codes":
-            model.items = codes_table
-        else:
-            full = FullTable(ds.n_items, weight.shape[1])
-            full.weight.data.copy_(weight)
-            model.items = full
+    for name, table in tables.items():
+        model.items = table
         out[name] = evaluate(model, ds.split(args.split), batch_size=500, max_len=spec.train.max_len,
                              description=f"{name} table")
         print(f"{name:8s} P@10 {100 * out[name]['P@10']:6.2f}  NDCG@10 {100 * out[name]['NDCG@10']:6.2f}", flush=True)

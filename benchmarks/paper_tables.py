@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -60,19 +61,21 @@ def odtool() -> list[str]:
 
 def train(job: Job, work: Path, data: Path, common: list[str], core: int | None, log) -> dict:
     """Train (or resume, or reuse) one run; returns its summary.json."""
-    run = work / job.name
-    if (run / "summary.json").is_file():
+    from toolchain.training.run_dir import RunDir
+
+    run = RunDir(work / job.name)
+    if run.summary.is_file():
         log(f"{job.name}: finished earlier, reused")
-        return json.loads((run / "summary.json").read_text())
-    cmd = odtool() + ["train", job.kind, "--out", str(run)]
-    if (run / "config.json").is_file():
+        return json.loads(run.summary.read_text())
+    cmd = odtool() + ["train", job.kind, "--out", str(run.root)]
+    if run.config.is_file():
         cmd += ["--resume", "--data", str(data), "--threads", "1"]
         log(f"{job.name}: resuming")
     else:
         cmd += ["--data", str(data)] + common + job.flags
         if job.needs_teacher:
             cmd += ["--teacher", str(work / "teacher")]
-    if core is not None and hasattr(os, "sched_setaffinity"):
+    if core is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(core)] + cmd
     start = time.time()
     log(f"{job.name}: {' '.join(cmd[cmd.index('train'):])}")
@@ -81,7 +84,7 @@ def train(job: Job, work: Path, data: Path, common: list[str], core: int | None,
     if proc.returncode != 0:
         raise RuntimeError(f"{job.name} failed (exit {proc.returncode}); see {work / (job.name + '.log')}")
     log(f"{job.name}: done in {(time.time() - start) / 60:.1f} min")
-    return json.loads((run / "summary.json").read_text())
+    return json.loads(run.summary.read_text())
 
 
 def sizes(work: Path, names: list[str], n_items: int) -> dict[str, dict]:
@@ -94,6 +97,15 @@ def sizes(work: Path, names: list[str], n_items: int) -> dict[str, dict]:
         out[name] = {"kind": spec.kind, "item_table": spec.table_kind,
                      **size_report(model, reference_teacher(spec, n_items))}
     return out
+
+
+def epoch_limit(run: Path) -> str:
+    """A run's own epoch limit ("pretrain + joint" for students): a reused run may differ from the flags."""
+    from toolchain.training.run_dir import RunDir
+
+    cfg = RunDir(run).read_config()
+    pre = (cfg.get("distill") or {}).get("pretrain_epochs") if cfg["kind"] in ("student", "odrec") else None
+    return f"{pre} + {cfg['train']['epochs']}" if pre else str(cfg["train"]["epochs"])
 
 
 def fmt_row(name: str, metrics: dict, extra: list[str]) -> str:
@@ -139,6 +151,44 @@ def claims(results: dict, table3_student: str) -> list[str]:
     return lines + [""]
 
 
+def report(results: dict, args: argparse.Namespace, student_epochs: int, grid: list[tuple[int, int]],
+           table3: tuple[int, int]) -> list[str]:
+    """The Markdown report: settings, Table 3, Table 4, training time, the paper's claims."""
+    name, test, size, (m3, k3) = results["name"], results["test"], results["sizes"], table3
+    n_items, seqs = results["n_items"], results["sequences"]
+    student_name = f"student-M{m3}-K{k3}"
+    md = header(f"Tables 3 and 4 on {name}")
+    md += [f"{n_items:,} items; {seqs['train']:,} train / {seqs['valid']:,} valid / {seqs['test']:,} test "
+           f"sequences. Test split, full ranking over all items, metrics in %. Every run: at most "
+           f"{args.epochs} epochs (students and OD-Rec: {args.pretrain_epochs} pretraining epochs, then at most "
+           f"{student_epochs} joint epochs; the training-time table gives each run's own limit), early stopping "
+           f"on validation NDCG@10 with patience {args.patience}, one thread, seed {args.seed}"
+           + (" (fewer epochs than the paper trains: the numbers are lower bounds)"
+              if min(args.epochs, student_epochs) < 20 else "")
+           + ". CR: the paper's table compression ratio (Eq. 13 for codes, |V| N / core entries for OD-Rec); "
+           "bytes: the deployed model (bit-packed codes + fp32 codebooks + fp32 encoder).", ""]
+    md += [f"- **Remark:** {r}" for r in args.remark] + ([""] if args.remark else [])
+    cols = "| model | CR | bytes | " + " | ".join(SHOWN) + " |"
+    sep = "|---|---:|---:|" + "---:|" * len(SHOWN)
+    md += ["## Table 3: all models", "", cols, sep, fmt_row("popularity", test["popularity"], ["", ""])]
+    order = list(BASELINES) + ["odrec", "stu-base", "teacher", student_name] + [a for a in ABLATIONS if a != "stu-base"]
+    for n in [n for n in order if n in results["epochs"]]:
+        label = {student_name: f"student (M={m3}, K={k3})", "stu-base": "Stu-base (no distillation)",
+                 "odrec": "OD-Rec"}.get(n, n if n not in ABLATIONS else f"student w/o {n.removeprefix('no-')}")
+        md.append(fmt_row(label, test[n], [f"{size[n]['table_ratio']:.1f}", f"{size[n]['model_bytes']:,}"]))
+    md += ["", "## Table 4: the student over M x K", "", "| M | K | CR | bytes | " + " | ".join(SHOWN) + " |",
+           "|---:|---:|---:|---:|" + "---:|" * len(SHOWN)]
+    for m, k in sorted(set(grid) | {(m3, k3)}):
+        n = f"student-M{m}-K{k}"
+        md.append(fmt_row(str(m), test[n], [str(k), f"{size[n]['table_ratio']:.1f}", f"{size[n]['model_bytes']:,}"]))
+    md += ["", "## Training time", "", "| model | epoch limit | epochs run | best epoch | mean s / epoch (by phase) |",
+           "|---|---|---:|---:|---|"]
+    for n, e in results["epochs"].items():
+        phases = ", ".join(f"{p} {s:.0f}" for p, s in e["mean_epoch_seconds"].items())
+        md.append(f"| {n} | {e['limit']} | {e['run']} | {e['best']} | {phases} |")
+    return md + [""] + claims(results, student_name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", type=Path, help="a prepared dataset (odtool data prepare ...)")
@@ -164,6 +214,7 @@ def main() -> None:
     from toolchain.data.pipeline import load_dataset
     from toolchain.evaluation.evaluate import evaluate
     from toolchain.evaluation.popularity import PopularityRecommender
+    from toolchain.training.run_dir import RunDir
 
     name = args.name or args.data.resolve().name
     work = args.work or Path("/tmp/odt-paper-tables") / name
@@ -215,7 +266,7 @@ def main() -> None:
             if "teacher" not in summaries:
                 return
         if job.name == "odrec":  # OD-Rec at the Table 3 student's Eq. (13) ratio, at the teacher's N
-            dim = json.loads((work / "teacher" / "config.json").read_text())["model"]["dim"]
+            dim = RunDir(work / "teacher").read_config()["model"]["dim"]
             job.flags = student_common + ["--ratio", f"{compression_ratio(ds.n_items, dim, m3, k3):.4f}"]
         with lock:
             core = free.pop(0)
@@ -236,48 +287,14 @@ def main() -> None:
     test = {"popularity": evaluate(PopularityRecommender.fit(ds), ds.test, batch_size=500)}
     test.update({n: s["test"] for n, s in summaries.items()})
     size = sizes(work, list(summaries), ds.n_items)
-    def limit(name: str) -> str:  # from the run's own config: a reused run may differ from the flags
-        cfg = json.loads((work / name / "config.json").read_text())
-        pre = (cfg.get("distill") or {}).get("pretrain_epochs") if cfg["kind"] in ("student", "odrec") else None
-        return f"{pre} + {cfg['train']['epochs']}" if pre else str(cfg["train"]["epochs"])
-
     results = {"dataset": str(args.data), "name": name, "n_items": ds.n_items,
                "sequences": {"train": len(ds.train), "valid": len(ds.valid), "test": len(ds.test)},
                "settings": vars(args) | {"data": str(args.data), "work": str(work), "out": str(args.out)},
                "test": test, "sizes": size,
-               "epochs": {n: {"limit": limit(n), "best": s["best_epoch"], "run": s["epochs_run"], "stopped_early": s["stopped_early"],
+               "epochs": {n: {"limit": epoch_limit(work / n), "best": s["best_epoch"], "run": s["epochs_run"], "stopped_early": s["stopped_early"],
                               "mean_epoch_seconds": s["mean_epoch_seconds"]} for n, s in summaries.items()}}
 
-    md = header(f"Tables 3 and 4 on {name}")
-    md += [f"{ds.n_items:,} items; {len(ds.train):,} train / {len(ds.valid):,} valid / {len(ds.test):,} test "
-           f"sequences. Test split, full ranking over all items, metrics in %. Every run: at most "
-           f"{args.epochs} epochs (students and OD-Rec: {args.pretrain_epochs} pretraining epochs, then at most "
-           f"{student_epochs} joint epochs; the training-time table gives each run's own limit), early stopping "
-           f"on validation NDCG@10 with patience {args.patience}, one thread, seed {args.seed}"
-           + (" (fewer epochs than the paper trains: the numbers are lower bounds)"
-              if min(args.epochs, student_epochs) < 20 else "")
-           + ". CR: the paper's table compression ratio (Eq. 13 for codes, |V| N / core entries for OD-Rec); "
-           "bytes: the deployed model (bit-packed codes + fp32 codebooks + fp32 encoder).", ""]
-    md += [f"- **Remark:** {r}" for r in args.remark] + ([""] if args.remark else [])
-    cols = "| model | CR | bytes | " + " | ".join(SHOWN) + " |"
-    sep = "|---|---:|---:|" + "---:|" * len(SHOWN)
-    md += ["## Table 3: all models", "", cols, sep, fmt_row("popularity", test["popularity"], ["", ""])]
-    order = list(BASELINES) + ["odrec", "stu-base", "teacher", student_name] + [a for a in ABLATIONS if a != "stu-base"]
-    for n in [n for n in order if n in summaries]:
-        label = {student_name: f"student (M={m3}, K={k3})", "stu-base": "Stu-base (no distillation)",
-                 "odrec": "OD-Rec"}.get(n, n if n not in ABLATIONS else f"student w/o {n.removeprefix('no-')}")
-        md.append(fmt_row(label, test[n], [f"{size[n]['table_ratio']:.1f}", f"{size[n]['model_bytes']:,}"]))
-    md += ["", "## Table 4: the student over M x K", "", "| M | K | CR | bytes | " + " | ".join(SHOWN) + " |",
-           "|---:|---:|---:|---:|" + "---:|" * len(SHOWN)]
-    for m, k in sorted(set(grid) | {(m3, k3)}):
-        n = f"student-M{m}-K{k}"
-        md.append(fmt_row(str(m), test[n], [str(k), f"{size[n]['table_ratio']:.1f}", f"{size[n]['model_bytes']:,}"]))
-    md += ["", "## Training time", "", "| model | epoch limit | epochs run | best epoch | mean s / epoch (by phase) |",
-           "|---|---|---:|---:|---|"]
-    for n, e in results["epochs"].items():
-        phases = ", ".join(f"{p} {s:.0f}" for p, s in e["mean_epoch_seconds"].items())
-        md.append(f"| {n} | {e['limit']} | {e['run']} | {e['best']} | {phases} |")
-    md += [""] + claims(results, student_name)
+    md = report(results, args, student_epochs, grid, (m3, k3))
     md_path, js_path = write_results(f"paper_tables_{name}", md, results, args.out)
     print("\n".join(md))
     print(f"wrote {md_path} and {js_path}")
