@@ -200,6 +200,11 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
             straight_through: Optional[bool] = typer.Option(
                 None, "--straight-through/--soft-codes", help="Hard one-hots forward, soft gradients."),
             temperature: Optional[float] = typer.Option(None, "--gumbel-temperature", help="Gumbel eps. (default 0.3)"),
+            sampled: Optional[bool] = typer.Option(
+                None, "--sampled-codes/--all-codes",
+                help="Run the code learner on the batch's items only and rank against the cached hard "
+                     "codes (refreshed every item_table.refresh_every steps): a step's cost no longer "
+                     "grows with K. Not the paper's; see toolchain/compression/codes.py. (default: all)"),
             beta: Optional[float] = BETA, gamma: Optional[float] = GAMMA, tau: Optional[float] = TAU,
             hot_fraction: Optional[float] = HOT, pretrain_epochs: Optional[int] = PRETRAIN,
             distill: Optional[bool] = typer.Option(None, "--distill/--no-distill",
@@ -212,6 +217,8 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
     The backbone copies the teacher's config; --dropout and the config file may change it.
 
     Example: odtool train student --data data/digi --teacher runs/teacher --out runs/student --M 4 --K 32
+
+    Large K on a CPU: odtool train student ... --M 4 --K 256 --sampled-codes
     """
     run_training("student", locals())
 

@@ -67,7 +67,7 @@ FLAG_KEYS = {  # parameter name -> (section, key)
     **{n: ("model", n) for n in ("dim", "layers", "heads", "dropout", "causal", "steps")},
     **{n: ("distill", n) for n in ("beta", "gamma", "tau", "hot_fraction", "pretrain_epochs",
                                    "contrastive", "soft_targets", "bidirectional", "distill")},
-    **{n: ("item_table", n) for n in ("m", "k", "eta", "mixup", "straight_through", "temperature",
+    **{n: ("item_table", n) for n in ("m", "k", "eta", "mixup", "straight_through", "temperature", "sampled",
                                       "rank", "n", "d")},
 }
 RENAMED = {"distill": "enabled"}  # --distill/--no-distill sets distill.enabled

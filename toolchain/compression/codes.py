@@ -34,6 +34,17 @@ returned by :meth:`auxiliary_losses`; a training step draws one Gumbel sample of
 L_mse uses it. X is a copy of the teacher's table, set with :meth:`set_teacher_embeddings`
 and never trained through this table.
 
+**Sampled training** (``sampled=True``, ours, not the paper's). The full path above runs the
+code learner over every item at every step, O(|V| M K) (at |V| = 43k, M = 4, K = 256 about
+30 GFLOP forward per step): the cost of a step grows with K, not with the batch. The sampled
+path runs the learner only where a gradient for it is cheap: ``embed`` (the session's items)
+uses Gumbel-softmax rows as above; ``score`` ranks against every item's *hard* codes (the
+integer argmax, cached in ``codes``, refreshed from the learner every ``refresh_every``
+training steps and whenever the table enters eval mode), mixed with X as in Eq. (18), so the
+codebooks get a gradient from every item; L_mse is estimated on ``sample_rows`` items drawn
+uniformly per step (an unbiased estimate of Eq. 14's mean); code fitting draws its rows the
+same way. A step then costs about what the teacher's does, for any K.
+
 **Deployment.** Entering eval mode (``.eval()``) stores the argmax codes (no noise) in the
 integer buffer ``codes`` [|V|+1, M]; in eval mode only these hard codes and the codebooks
 are used, and scoring goes through the M x K look-up table theta . E_m (never building the
@@ -63,7 +74,8 @@ def compression_ratio(n_items: int, dim: int, m: int, k: int) -> float:
 @dataclasses.dataclass
 class CodesConfig(Config):
     """m: codebooks M; k: vectors per codebook K; temperature: Gumbel-softmax eps;
-    eta: mixup weight of the teacher's embedding; mixup / straight_through: see module doc."""
+    eta: mixup weight of the teacher's embedding; mixup / straight_through / sampled (with
+    sample_rows and refresh_every): see module doc."""
 
     KIND = "codes"
 
@@ -75,6 +87,9 @@ class CodesConfig(Config):
     straight_through: bool = False
     fit_steps: int = 1000
     fit_lr: float = 1e-2
+    sampled: bool = False
+    sample_rows: int = 1024
+    refresh_every: int = 50
 
     def problems(self) -> list[str]:
         problems: list[str] = []
@@ -85,6 +100,9 @@ class CodesConfig(Config):
         if self.fit_steps < 0:
             problems.append(f"fit_steps must be >= 0, got {self.fit_steps}")
         check_positive(problems, fit_lr=self.fit_lr)
+        if self.sample_rows < 1 or self.refresh_every < 1:
+            problems.append(f"sample_rows and refresh_every must be >= 1, got {self.sample_rows} "
+                            f"and {self.refresh_every}")
         return problems
 
     @classmethod
@@ -122,6 +140,7 @@ class CodesTable(ItemTable):
         self.register_buffer("_offsets", torch.arange(c.m) * c.k, persistent=False)  # [M]
         self.register_buffer("_teacher", None, persistent=False)  # X [|V|+1, N]
         self._kept_mse: tuple | None = None
+        self._scores_since_refresh = 0  # sampled path: training score() calls since the codes' refresh
         not_padding = torch.ones(n_items + 1)
         not_padding[0] = 0.0
         self.register_buffer("_not_padding", not_padding, persistent=False)  # [|V|+1]
@@ -157,10 +176,12 @@ class CodesTable(ItemTable):
     def train(self, mode: bool = True) -> CodesTable:
         if not mode:  # entering eval: freeze what is deployed
             self.refresh_codes()
+            self._scores_since_refresh = 0
         return super().train(mode)
 
     def fit_codes(self) -> float:
-        """Code pre-fitting: ``fit_steps`` full-batch Adam steps (lr ``fit_lr``) of L_mse on X.
+        """Code pre-fitting: ``fit_steps`` Adam steps (lr ``fit_lr``) of L_mse on X (all items per
+        step; ``sample_rows`` uniformly drawn items on the sampled path).
 
         Returns the final L_mse of the hard codes. Why: at the paper's U(-0.1, 0.1) init the
         learner's logits hardly differ between items, the Gumbel noise decides every sample,
@@ -244,9 +265,22 @@ class CodesTable(ItemTable):
         return vec * (ids != 0).unsqueeze(-1).to(vec.dtype)
 
     def all_embeddings(self) -> torch.Tensor:
-        """[|V|+1, N], row 0 zeros: training vectors in train mode, hard composites in eval."""
+        """[|V|+1, N], row 0 zeros: training vectors in train mode, hard composites in eval.
+
+        Sampled path in training: the hard codes' vectors (the codebooks keep their gradient),
+        mixed with X when mixup is on."""
         ids = torch.arange(self.n_items + 1, device=self.codes.device)
-        return self._train_rows(ids, keep_mse=True) if self.training else self.embed(ids)
+        if not self.training:
+            return self.embed(ids)
+        if not self.config.sampled:
+            return self._train_rows(ids, keep_mse=True)
+        if self._teacher is None:
+            raise InternalError("a codes table needs the teacher's embeddings to train: "
+                                "call set_teacher_embeddings() first")
+        e = self._hard_rows(ids)
+        if self.config.mixup:
+            e = (self.config.eta * self._teacher + (1.0 - self.config.eta) * e) * self._not_padding.unsqueeze(-1)
+        return e
 
     def _step_token(self) -> tuple:
         """Changes whenever X or a trained tensor changes (an optimizer step bumps versions)."""
@@ -256,6 +290,11 @@ class CodesTable(ItemTable):
     def score(self, theta: torch.Tensor) -> torch.Tensor:
         """theta [B, N] -> [B, |V|+1]. Eval: look-up tables theta . E_m [B, M, K], then M gathers."""
         if self.training:
+            if self.config.sampled:
+                if self._scores_since_refresh >= self.config.refresh_every:
+                    self.refresh_codes()
+                    self._scores_since_refresh = 0
+                self._scores_since_refresh += 1
             return theta @ self.all_embeddings().t()
         lut = theta @ self.codebooks.reshape(-1, self.dim).t()  # [B, M*K]
         flat = self.codes + self._offsets  # [|V|+1, M]
@@ -272,6 +311,8 @@ class CodesTable(ItemTable):
         if self.training and kept is not None and kept[0] == self._step_token():
             return {"mse": kept[1]}  # the sample all_embeddings() drew in this step
         x = self._teacher[1:]
+        if self.training and self.config.sampled and self.config.sample_rows < self.n_items:
+            x = x[torch.randint(0, self.n_items, (self.config.sample_rows,), device=x.device)]
         if self.training:
             e = self._soft_composite(x)
         else:

@@ -60,6 +60,15 @@ def test_odrec_matches_the_students_ratio(runs):
     assert 0.5 < o / s < 2, (s, o)
 
 
+def test_sampled_codes_flag(runs, tmp_path):
+    r = invoke("train", "student", "--data", str(runs / "data"), "--teacher", str(runs / "teacher"),
+               "--out", str(tmp_path / "s"), "--M", "2", "--K", "16", "--sampled-codes",
+               "--set", "item_table.refresh_every=7", "--pretrain-epochs", "0", *TINY)
+    assert r.exit_code == 0, r.output
+    table = json.loads((tmp_path / "s" / "config.json").read_text())["item_table"]
+    assert table["sampled"] is True and table["refresh_every"] == 7 and table["k"] == 16
+
+
 def test_config_file_and_set(runs, tmp_path):
     cfg = tmp_path / "c.toml"
     cfg.write_text("[model]\ndim = 8\n[train]\nepochs = 1\n")

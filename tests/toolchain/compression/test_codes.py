@@ -33,6 +33,8 @@ def test_registered_and_config():
     with pytest.raises(ConfigError) as e:
         CodesConfig(m=0, k=1, eta=1.5)
     assert len(e.value.problems) == 3
+    with pytest.raises(ConfigError, match="sample_rows"):
+        CodesConfig(sample_rows=0)
     assert CodesConfig.from_dict(CodesConfig().to_dict()) == CodesConfig()
     assert (CodesConfig.tmall_scale().m, CodesConfig.tmall_scale().k) == (4, 32)
     assert (CodesConfig.retailrocket_scale().m, CodesConfig.retailrocket_scale().k) == (3, 256)
@@ -123,6 +125,44 @@ def test_entering_eval_refreshes_codes_from_the_learner():
     table.train()
     table.eval()
     assert (table.hard_codes()[:, 0] == 3).all()
+
+
+def test_sampled_path_ranks_against_hard_codes_and_trains_the_learner_through_embed_only():
+    table = build(m=2, k=8, sampled=True, eta=0.7)
+    table.fit_codes()
+    table.train()
+    x, ids = teacher_table(), torch.arange(V + 1)
+    hard = table.codebooks[0, table.codes[:, 0]] + table.codebooks[1, table.codes[:, 1]]
+    want = (0.7 * x + 0.3 * hard) * (ids != 0).unsqueeze(-1)
+    torch.testing.assert_close(table.all_embeddings(), want)  # no Gumbel noise in the candidates
+    theta = torch.randn(3, N)
+    table.score(theta).logsumexp(-1).sum().backward()
+    assert table.codebooks.grad.abs().sum() > 0  # every item's codebook rows learn from the ranking
+    assert all(p.grad is None for p in table.learner.parameters())
+    table.embed(torch.tensor([[4, 9]])).sum().backward()  # the session's items: Gumbel rows
+    assert table.learner[0].weight.grad.abs().sum() > 0
+    mse = table.auxiliary_losses()
+    assert set(mse) == {"mse"} and torch.isfinite(mse["mse"])
+
+
+def test_sampled_path_refreshes_the_hard_codes_every_refresh_every_scores():
+    table = build(sampled=True, refresh_every=3).train()
+    before = table.hard_codes()
+    with torch.no_grad():
+        table.learner[2].bias.zero_()
+        table.learner[2].bias[3] = 50.0  # codebook 0 now always prefers vector 3
+    theta = torch.randn(2, N)
+    for _ in range(3):
+        table.score(theta)
+        assert torch.equal(table.hard_codes(), before)  # still the cached codes
+    table.score(theta)  # the 4th score in training refreshes first
+    assert (table.hard_codes()[:, 0] == 3).all()
+
+
+def test_sampled_fitting_reduces_reconstruction_error():
+    table = build(m=2, k=8, fit_steps=300, sampled=True, sample_rows=16)
+    before = table.hard_mse()
+    assert table.fit_codes() < 0.5 * before
 
 
 def test_storage_and_compression_ratio():

@@ -74,6 +74,17 @@ def test_student_records_every_term_and_hard_codes(tiny_data, tiny_teacher, tmp_
     assert codes.dtype == torch.int64 and codes.min() >= 0 and codes.max() < model.items.config.k
 
 
+def test_sampled_codes_student_learns(tiny_data, tiny_teacher, tmp_path):
+    _, data = tiny_data
+    flags = {**EPOCHS, "item_table": {"sampled": True, "sample_rows": 16, "refresh_every": 5}}
+    summary = train_run("student", tmp_path / "s", data=data, preset="tiny", flags=flags, teacher=tiny_teacher)
+    run = RunDir(tmp_path / "s")
+    assert run.read_config()["item_table"]["sampled"] is True
+    rec = losses(run, "rec")
+    assert rec[-1] < rec[0], rec
+    assert all(0 <= summary["test"][m] <= 1 for m in ("P@10", "NDCG@10"))
+
+
 class Killed(Exception):
     pass
 
@@ -109,10 +120,12 @@ def final_tensors(run: RunDir) -> dict[str, torch.Tensor]:
     return safetensors.torch.load(weights.read_bytes())
 
 
-@pytest.mark.parametrize("where", ["step", "commit"])
-def test_resume_ends_with_the_same_weights(where, tiny_data, tiny_teacher, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where,sampled", [("step", False), ("commit", False), ("step", True)])
+def test_resume_ends_with_the_same_weights(where, sampled, tiny_data, tiny_teacher, tmp_path, monkeypatch):
     _, data = tiny_data
     flags = {"train": {"epochs": 2}, "model": {"dropout": 0.2}}  # dropout and Gumbel noise draw RNG
+    if sampled:  # the cached codes' refresh schedule must survive the interruption too
+        flags["item_table"] = {"sampled": True, "sample_rows": 8, "refresh_every": 2}
     train_run("student", tmp_path / "full", data=data, preset="tiny", flags=flags, teacher=tiny_teacher)
     with monkeypatch.context() as m:
         kill_at(m, where, epoch=3, batches=-(-len(tiny_data[0].train) // 32))  # tiny batch size
