@@ -125,7 +125,25 @@ def fmt_row(name: str, metrics: dict, extra: list[str]) -> str:
     return "| " + " | ".join([name, *extra, *(f"{100 * metrics[m]:.2f}" for m in SHOWN)]) + " |"
 
 
-def claims(results: dict, table3_student: str) -> list[str]:
+def table4_claims(t: dict, grid: list[Cell]) -> list[str]:
+    """Section 6.3: at a fixed M a larger K is better, at a fixed K a larger M is better (cells
+    trained the same way only; adjacent grid cells)."""
+    lines = []
+    for axis, fixed, varied in (("K", 0, 1), ("M", 1, 0)):
+        groups: dict[tuple, list[Cell]] = {}
+        for cell in grid:
+            groups.setdefault((cell[fixed], cell[2]), []).append(cell)
+        for (value, sampled), cells in sorted(groups.items()):
+            cells = sorted(cells, key=lambda c: c[varied])
+            for small, big in zip(cells, cells[1:]):
+                d = 100 * (t[cell_name(big)]["P@10"] - t[cell_name(small)]["P@10"])
+                lines.append(f"- larger {axis} is better ({'M' if axis == 'K' else 'K'} = {value}, {axis} {small[varied]} "
+                             f"-> {big[varied]}, {'sampled' if sampled else 'all items'}): "
+                             f"{'yes' if d > 0 else '**no**'} ({d:+.2f} points of P@10)")
+    return lines
+
+
+def claims(results: dict, table3_student: str, grid: list[Cell]) -> list[str]:
     """The paper's claims (Table 3 / 4, section 6.2) against our numbers, in plain words."""
     t = results["test"]
     teacher, student = t["teacher"], t[table3_student]
@@ -145,6 +163,12 @@ def claims(results: dict, table3_student: str) -> list[str]:
             d = 100 * (student[m] - t["stu-base"][m])
             lines.append(f"- full distillation beats Stu-base by several points on {m}: "
                          f"{'yes' if d >= 2 else '**no**'} ({d:+.2f} points)")
+    for ab, what in (("no-contrastive", "without the contrastive task"), ("frozen-teacher", "with the teacher frozen"),
+                     ("no-soft-targets", "without soft targets")):
+        if ab in t:
+            d = 100 * (student["P@10"] - t[ab]["P@10"])
+            lines.append(f"- {what} the student drops (Figure 3): {'yes' if d > 0 else '**no**'} "
+                         f"(full student {d:+.2f} points of P@10 over {ab})")
     if "no-mixup" in t:
         d = 100 * (student["P@10"] - t["no-mixup"]["P@10"])
         lines.append(f"- without embedding mixup the student drops (the paper: 'drastically'): "
@@ -156,6 +180,7 @@ def claims(results: dict, table3_student: str) -> list[str]:
                  f"{'yes' if wide else '**no**'}; the weakest is {weakest} at P@10 "
                  f"{100 * t[weakest]['P@10']:.2f} vs popularity {100 * pop['P@10']:.2f} "
                  f"({t[weakest]['P@10'] / max(pop['P@10'], 1e-9):.1f}x)")
+    lines += table4_claims(t, grid)
     if "odrec" in t:
         for m in ("P@10", "NDCG@10"):
             d = 100 * (t["odrec"][m] - student[m])
@@ -187,7 +212,8 @@ def report(results: dict, args: argparse.Namespace, student_epochs: int, grid: l
     order = list(BASELINES) + ["odrec", "stu-base", "teacher", student_name] + [a for a in ABLATIONS if a != "stu-base"]
     for n in [n for n in order if n in results["epochs"]]:
         label = {student_name: f"student (M={m3}, K={k3})", "stu-base": "Stu-base (no distillation)",
-                 "odrec": "OD-Rec"}.get(n, n if n not in ABLATIONS else f"student w/o {n.removeprefix('no-')}")
+                 "odrec": "OD-Rec", "frozen-teacher": "student, teacher frozen (w/o bidirectional)"}.get(
+            n, n if n not in ABLATIONS else f"student w/o {n.removeprefix('no-')}")
         md.append(fmt_row(label, test[n], [f"{size[n]['table_ratio']:.1f}", f"{size[n]['model_bytes']:,}"]))
     md += ["", "## Table 4: the student over M x K", "",
            "Codes trained: *all items* is the paper's path (the code learner runs over every item at every "
@@ -204,7 +230,7 @@ def report(results: dict, args: argparse.Namespace, student_epochs: int, grid: l
     for n, e in results["epochs"].items():
         phases = ", ".join(f"{p} {s:.0f}" for p, s in e["mean_epoch_seconds"].items())
         md.append(f"| {n} | {e['limit']} | {e['run']} | {e['best']} | {phases} |")
-    return md + [""] + claims(results, student_name)
+    return md + [""] + claims(results, student_name, sorted(set(grid) | {(m3, k3, False)}))
 
 
 def main() -> None:
