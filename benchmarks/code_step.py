@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, header, write_results  # noqa: E402
+from benchmarks.common import RESULTS, header, parse_cell, write_results  # noqa: E402
 
 
 def step_seconds(n_items: int, dim: int, m: int, k: int, sampled: bool, steps: int, batch: int,
@@ -80,13 +80,10 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.core is not None and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {args.core})
-    cells = []
-    for cell in args.grid.split(","):
-        try:
-            m, k = (int(v) for v in cell.lower().split("x"))
-        except ValueError:
-            ap.error(f"--grid: {cell!r} is not MxK (e.g. 4x256)")
-        cells.append((m, k))
+    try:
+        cells = [parse_cell(c)[:2] for c in args.grid.split(",") if c]
+    except ValueError as e:
+        ap.error(f"--grid: {e}")
     rows = []
     for m, k in cells:
         full = step_seconds(args.items, args.dim, m, k, False, args.steps, args.batch, args.length)

@@ -51,3 +51,15 @@ def write_results(stem: str, markdown: list[str], data: dict, out: Path = RESULT
     md.write_text("\n".join(markdown) + "\n")
     js.write_text(json.dumps({"command": command_line(), "machine": machine(), **data}, indent=2, sort_keys=True) + "\n")
     return md, js
+
+
+def parse_cell(cell: str) -> tuple[int, int, bool]:
+    """An M x K grid cell, "4x32" or "4x256:sampled" -> (M, K, sampled); ValueError says why not."""
+    mk, _, how = cell.strip().lower().partition(":")
+    try:
+        m, k = (int(v) for v in mk.split("x"))
+    except ValueError:
+        raise ValueError(f"{cell!r} is not MxK (e.g. 4x32, or 4x256:sampled)") from None
+    if how not in ("", "sampled"):
+        raise ValueError(f"{cell!r}: the only cell option is ':sampled'")
+    return m, k, how == "sampled"

@@ -37,7 +37,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.common import RESULTS, header, write_results  # noqa: E402
+from benchmarks.common import RESULTS, header, parse_cell, write_results  # noqa: E402
 
 BASELINES = ("gru4rec", "narm", "stamp", "srgnn")
 # ablation name -> `odtool train student` flags (the paper's w/o-* variants)
@@ -194,7 +194,7 @@ def report(results: dict, args: argparse.Namespace, student_epochs: int, grid: l
     """The Markdown report: settings, Table 3, Table 4, training time, the paper's claims."""
     name, test, size, (m3, k3) = results["name"], results["test"], results["sizes"], table3
     n_items, seqs = results["n_items"], results["sequences"]
-    student_name = f"student-M{m3}-K{k3}"
+    student_name, cells = cell_name((m3, k3, False)), sorted(set(grid) | {(m3, k3, False)})
     md = header(f"Tables 3 and 4 on {name}")
     md += [f"{n_items:,} items; {seqs['train']:,} train / {seqs['valid']:,} valid / {seqs['test']:,} test "
            f"sequences. Test split, full ranking over all items, metrics in %. Every run: at most "
@@ -221,7 +221,7 @@ def report(results: dict, args: argparse.Namespace, student_epochs: int, grid: l
            "(`--sampled-codes`, ours: the learner no longer runs over every item at every step).", "",
            "| M | K | codes trained | CR | bytes | " + " | ".join(SHOWN) + " |",
            "|---:|---:|---|---:|---:|" + "---:|" * len(SHOWN)]
-    for cell in sorted(set(grid) | {(m3, k3, False)}, key=lambda c: (c[2], c[0], c[1])):
+    for cell in sorted(cells, key=lambda c: (c[2], c[0], c[1])):
         n = cell_name(cell)
         md.append(fmt_row(str(cell[0]), test[n], [str(cell[1]), "sampled" if cell[2] else "all items",
                                                   f"{size[n]['table_ratio']:.1f}", f"{size[n]['model_bytes']:,}"]))
@@ -230,7 +230,7 @@ def report(results: dict, args: argparse.Namespace, student_epochs: int, grid: l
     for n, e in results["epochs"].items():
         phases = ", ".join(f"{p} {s:.0f}" for p, s in e["mean_epoch_seconds"].items())
         md.append(f"| {n} | {e['limit']} | {e['run']} | {e['best']} | {phases} |")
-    return md + [""] + claims(results, student_name, sorted(set(grid) | {(m3, k3, False)}))
+    return md + [""] + claims(results, student_name, cells)
 
 
 def main() -> None:
@@ -277,14 +277,10 @@ def main() -> None:
     student_common = ["--pretrain-epochs", str(args.pretrain_epochs), "--epochs", str(student_epochs)]
 
     def mk(cell: str, option: str) -> Cell:
-        mk_part, _, how = cell.lower().partition(":")
         try:
-            m, k = (int(v) for v in mk_part.split("x"))
-        except ValueError:
-            ap.error(f"{option}: {cell!r} is not MxK (e.g. 4x32, or 4x256:sampled)")
-        if how not in ("", "sampled"):
-            ap.error(f"{option}: {cell!r}: the only cell option is ':sampled'")
-        return m, k, how == "sampled"
+            return parse_cell(cell)
+        except ValueError as e:
+            ap.error(f"{option}: {e}")
 
     m3, k3, sampled3 = mk(args.table3, "--table3")
     if sampled3:

@@ -237,16 +237,20 @@ class CodesTable(ItemTable):
             one_hot = hard + one_hot - one_hot.detach()
         return one_hot.reshape(x.shape[0], -1) @ self.codebooks.reshape(-1, self.dim)
 
+    def _training_teacher(self) -> torch.Tensor:
+        """X, which every training-time vector needs."""
+        if self._teacher is None:
+            raise InternalError("a codes table needs the teacher's embeddings to train: "
+                                "call set_teacher_embeddings() first")
+        return self._teacher
+
     def _train_rows(self, ids: torch.Tensor, keep_mse: bool = False) -> torch.Tensor:
         """Training-time vectors (mixup applied) of flat ids [R] -> [R, N].
 
         ``keep_mse`` (all rows): also keep L_mse of this very sample for
         :meth:`auxiliary_losses`, so a step draws one Gumbel sample of the table, not two.
         """
-        if self._teacher is None:
-            raise InternalError("a codes table needs the teacher's embeddings to train: "
-                                "call set_teacher_embeddings() first")
-        x = self._teacher[ids]
+        x = self._training_teacher()[ids]
         e = self._soft_composite(x)
         if keep_mse:
             self._kept_mse = (self._step_token(), ((e[1:] - x[1:]) ** 2).sum(-1).mean())
@@ -277,12 +281,10 @@ class CodesTable(ItemTable):
             return self.embed(ids)
         if not self.config.sampled:
             return self._train_rows(ids, keep_mse=True)
-        if self._teacher is None:
-            raise InternalError("a codes table needs the teacher's embeddings to train: "
-                                "call set_teacher_embeddings() first")
+        x = self._training_teacher()
         e = self._hard_rows(ids)
         if self.config.mixup:
-            e = (self.config.eta * self._teacher + (1.0 - self.config.eta) * e) * self._not_padding.unsqueeze(-1)
+            e = (self.config.eta * x + (1.0 - self.config.eta) * e) * self._not_padding.unsqueeze(-1)
         return e
 
     def _step_token(self) -> tuple:
