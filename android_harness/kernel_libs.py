@@ -19,7 +19,7 @@ from android_harness.runner_build import wheel_build_version
 from toolchain.atomic import atomic_path
 from toolchain.errors import DeviceError
 
-MARKER = b"odtool::code_topk"
+from export.kernels import OP_MARKER as MARKER
 LIBRARY = "libodtool_kernels.so"
 CROSS_CXX = "aarch64-linux-gnu-g++"
 _CHUNK = 1 << 22

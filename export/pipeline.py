@@ -7,6 +7,7 @@ Each export gets ``<file>.report.json``: size, sha256, parity, export time, vers
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -53,7 +54,7 @@ def export_model(model: SessionRecommender, name: str, formats: Sequence[str], o
         exporter = get_exporter(fmt)
         opts = options
         if not exporter.supports_odtool_kernels and options.kernels == Kernels.odtool:
-            opts = GraphOptions(options.max_len, options.top_k, Kernels.portable)
+            opts = dataclasses.replace(options, kernels=Kernels.portable)
         graph = build_graph(model, opts)
         final = out_dir / f"{name}{exporter.suffix}"
         # Staged under the final file name (TorchScript archives embed it), checked, then moved.
@@ -74,6 +75,7 @@ def export_model(model: SessionRecommender, name: str, formats: Sequence[str], o
             format=fmt, path=str(final), bytes=final.stat().st_size, sha256=sha256_file(final),
             export_seconds=round(seconds, 3), parity=parity.to_dict(),
             graph={"max_len": opts.max_len, "top_k": opts.top_k, "kernels": opts.kernels.value,
+                   "encoder_storage": opts.encoder_storage,
                    "class": type(graph).__name__, "dynamic_length": dynamic},
             versions={"odtool": __version__, **exporter.runtime_versions()}, warnings=warns)
         atomic_write_json(final.with_name(final.name + ".report.json"), {**result.to_dict(), "model": model_info or {}})

@@ -20,9 +20,11 @@ def _odtool_home(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def trained_tiny(tmp_path_factory: pytest.TempPathFactory):
-    """A tiny synthetic dataset with a trained tiny teacher and student (shared by the
-    freeze, export and bench tests). Returns {"data", "teacher", "student"} paths."""
+    """A tiny synthetic dataset with a trained tiny teacher, a student of the paper's recipe
+    ("student") and a deployable one ("deployable"), shared by the freeze, export and bench
+    tests. Returns {"data", "teacher", "student", "deployable"} paths."""
     from toolchain.cli.train import train_run
+    from toolchain.training.build import Deploy
     from toolchain.data.pipeline import synth_dataset
     from toolchain.data.synth import SynthConfig
 
@@ -32,5 +34,8 @@ def trained_tiny(tmp_path_factory: pytest.TempPathFactory):
     epochs = {"train": {"epochs": 2}}
     train_run("teacher", root / "teacher", data=data, preset="tiny", flags=epochs)
     train_run("student", root / "student", data=data, preset="tiny", teacher=root / "teacher",
-              flags={"train": {"epochs": 1}, "distill": {"pretrain_epochs": 1}})
-    return {"data": data, "teacher": root / "teacher", "student": root / "student"}
+              flags={"train": {"epochs": 1}, "distill": {"pretrain_epochs": 1}}, deploy=Deploy("paper"))
+    train_run("student", root / "deployable", data=data, preset="tiny", teacher=root / "teacher",
+              flags={"train": {"epochs": 2}})
+    return {"data": data, "teacher": root / "teacher", "student": root / "student",
+            "deployable": root / "deployable"}

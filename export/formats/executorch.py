@@ -20,7 +20,7 @@ from toolchain.atomic import atomic_write_bytes
 from toolchain.errors import ExportError
 from toolchain.native_stderr import captured_native_stderr
 
-ODTOOL_OP_MARKER = b"odtool::code_topk"
+from export.kernels import OP_MARKER as ODTOOL_OP_MARKER
 
 
 class _PteModel(LoadedModel):

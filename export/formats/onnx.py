@@ -52,6 +52,8 @@ class OnnxExporter(Exporter):
                 warnings.simplefilter("ignore")
                 torch.onnx.export(graph, graph.example_inputs(), buf, input_names=["items", "lengths"],
                                   output_names=["scores", "indices"], opset_version=OPSET, dynamo=False,
+                                  # folding would widen stored int8 / uint8 constants into the file
+                                  do_constant_folding=graph.fold_constants,
                                   dynamic_axes={"items": {1: "session_length"}} if dynamic else None)
         except Exception as e:
             raise ExportError(f"ONNX export failed: {type(e).__name__}: {e}") from e

@@ -27,6 +27,9 @@ class GraphOptions:
     #: export the session length as dynamic (1..max_len) where the format and the model allow
     #: it, so a 5-click session runs on 5 positions; padded [1, max_len] input still works
     dynamic_length: bool = True
+    #: how the encoder's matrices are held in the graph: as the artifact stores them
+    #: (fp32, fp16 or int8; see export.graphs.stored_weights)
+    encoder_storage: str = "fp32"
 
     def check(self, n_items: int) -> None:
         problems = []
@@ -34,6 +37,8 @@ class GraphOptions:
             problems.append(f"max length must be >= 1, got {self.max_len}")
         if not 1 <= self.top_k <= n_items:
             problems.append(f"top-k must be in 1..{n_items} (the number of items), got {self.top_k}")
+        if self.encoder_storage not in ("fp32", "fp16", "int8"):
+            problems.append(f"encoder storage must be fp32, fp16 or int8, got {self.encoder_storage!r}")
         if problems:
             raise UsageError("; ".join(problems))
 
@@ -50,6 +55,12 @@ class InferenceGraph(nn.Module):
         self.n_items = model.items.n_items
         # SASRec models (teacher, student, OD-Rec) share the XNNPACK-friendly export form.
         self.fast_encoder = FastSASRecEncoder(model) if supports_fast_encoder(model) else None
+
+    @property
+    def fold_constants(self) -> bool:
+        """Whether an exporter may pre-compute constant sub-expressions into the file: not when
+        the graph widens stored (fp16 / int8 / uint8) tensors, which folding would store wide."""
+        return self.options.encoder_storage == "fp32"
 
     def theta(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The session representation [N] of one sanitized session."""
@@ -85,9 +96,17 @@ class ScoreAllGraph(InferenceGraph):
 def build_graph(model: SessionRecommender, options: GraphOptions) -> InferenceGraph:
     """The inference graph for ``model``: LUT scoring for code students, else score-all."""
     options.check(model.items.n_items)
+    from export.graphs.stored_weights import store_encoder
     from export.graphs.student import CodeStudentGraph, is_code_student
 
     model = model.eval()
     if is_code_student(model):
-        return CodeStudentGraph(model, options).eval()
-    return ScoreAllGraph(model, options).eval()
+        graph: InferenceGraph = CodeStudentGraph(model, options)
+    else:
+        if options.encoder_storage != "fp32":
+            import copy
+
+            model = copy.deepcopy(model)
+        graph = ScoreAllGraph(model, options)
+    store_encoder(graph.model, options.encoder_storage, options.kernels == Kernels.odtool)
+    return graph.eval()

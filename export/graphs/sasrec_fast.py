@@ -54,7 +54,9 @@ class FastSASRecEncoder(nn.Module):
         real = (pos < lengths).to(torch.float32)  # [L]
         ids = items[0] * (pos < lengths)
         back = (lengths - 1 - pos).clamp(0, self.max_len - 1)  # positions count back from the last click
-        x = m.items.embed(ids) + torch.index_select(m.positions.weight, 0, back)
+        pos_rows = (m.positions.rows(back) if hasattr(m.positions, "rows")  # a stored (fp16 / int8) table
+                    else torch.index_select(m.positions.weight, 0, back))
+        x = m.items.embed(ids) + pos_rows
         x = x * real.view(length, 1)
         key_bias = ((real - 1.0) * -_MASKED).view(1, length)  # 0 for real keys, -1e9 for padding
         h, d = self.heads, n // self.heads

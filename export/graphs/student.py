@@ -1,10 +1,17 @@
 """The student's graph: look-up-table scoring, never the |V| x N table (brief section 2).
 
 theta = encoder(session); t[m, j] = theta . E_m[j] (M x K); score_v = sum_m t[m, C_v^m].
+For the paper's compositional codes E_m[j] is an N-vector; for product-quantized codes
+(:class:`~toolchain.compression.quantized_codes.QuantizedCodesTable`) it is the m-th
+subspace's d-vector and theta_m its slice of theta: the table asks its item table for t,
+and everything after t is the same.
 
 Two lowerings of the scoring:
 
-* ``kernels=odtool``: one fused op, ``odtool::code_topk`` (export.kernels), over uint8 codes;
+* ``kernels=odtool``: one fused op over uint8 codes (export.kernels): ``odtool::code_topk``
+  builds t from the codebooks itself (compositional codes), ``odtool::lut_topk`` takes t
+  from the graph (quantized codes, whose codebooks stay in their stored dtype in the file
+  and are widened to fp32 in the graph);
 * ``kernels=portable`` (and every ONNX / TorchScript export): standard ops. Codebooks are
   grouped so that a group's joint table has at most ``MAX_GROUP_TABLE`` entries (pairs when
   K*K <= 4096: M=4, K=32 gives 2 groups of 1,024): each item then needs one int32 index
@@ -18,14 +25,72 @@ from torch import nn
 
 from export.graphs.base import GraphOptions, InferenceGraph, Kernels
 from toolchain.compression.codes import CodesTable
-from toolchain.compression.frozen_codes import FrozenCodesTable
+from toolchain.compression.frozen_codes import FrozenCodesTable, code_dtype
+from toolchain.compression.quantized_codes import QuantizedCodesTable
 from toolchain.models.base import SessionRecommender
 
 MAX_GROUP_TABLE = 4096
 
 
 def is_code_student(model: SessionRecommender) -> bool:
-    return isinstance(model.items, (CodesTable, FrozenCodesTable))
+    """Whether the model's items are integer codes scored through a look-up table."""
+    return isinstance(model.items, (CodesTable, FrozenCodesTable, QuantizedCodesTable))
+
+
+class ExportQuantizedItems(nn.Module):
+    """A quantized-codes table in export form: codes codebook-major [M, |V|+1] in the smallest
+    unsigned dtype, codebooks [M, K, d] as the artifact stores them (fp32, fp16, or int8 +
+    per-vector scales, widened to fp32 on use): the file holds exactly the stored bytes."""
+
+    def __init__(self, table: QuantizedCodesTable) -> None:
+        super().__init__()
+        self.n_items, self.dim, self.m, self.k = table.n_items, table.dim, table.m, table.k
+        self.product, self.sub = table.product, table.sub
+        self.pad = table.m * table.sub - table.dim if table.product else 0
+        self.storage = table.config.codebook_storage
+        books = table.stored_codebooks().detach()
+        if self.storage == "int8":
+            scale = books.abs().amax(-1, keepdim=True) / 127.0
+            scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+            self.register_buffer("values", torch.round(books / scale).to(torch.int8))
+            self.register_buffer("scales", scale)
+        else:
+            self.register_buffer("values", books.half() if self.storage == "fp16" else books.float())
+        self.register_buffer("codes_t", table.code_matrix().t().to(code_dtype(table.k)).contiguous())
+        self.register_buffer("_offsets", (torch.arange(table.m) * table.k).view(-1, 1), persistent=False)
+
+    def codebooks(self) -> torch.Tensor:
+        """[M, K, d] float32."""
+        if self.storage == "int8":
+            return self.values.to(torch.float32) * self.scales
+        return self.values.to(torch.float32)
+
+    def code_matrix(self) -> torch.Tensor:
+        return self.codes_t.t().long()
+
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [...] -> [..., N] (id 0 -> zeros)."""
+        flat_ids = ids.reshape(-1)
+        flat = torch.index_select(self.codes_t, 1, flat_ids).long() + self._offsets  # [M, n]
+        rows = nn.functional.embedding(flat.t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
+        vec = rows.reshape(flat_ids.shape[0], -1)[:, : self.dim] if self.product else rows.sum(1)
+        vec = vec * (flat_ids != 0).unsqueeze(-1).to(vec.dtype)
+        return vec.reshape(*ids.shape, self.dim)
+
+    def score(self, theta: torch.Tensor) -> torch.Tensor:
+        """theta [B, N] -> [B, |V|+1] through the look-up tables (column 0 is 0): eager reference."""
+        flat = (self.codes_t.long() + self._offsets).reshape(-1)
+        rows = [self.lookup_table(t).reshape(-1)[flat].view(self.m, -1).sum(0) for t in theta]
+        scores = torch.stack(rows)
+        return torch.cat([torch.zeros_like(scores[:, :1]), scores[:, 1:]], 1)
+
+    def lookup_table(self, theta: torch.Tensor) -> torch.Tensor:
+        """t [M, K] for theta [N]."""
+        books = self.codebooks()
+        if not self.product:
+            return (books.reshape(-1, self.dim) @ theta).view(self.m, self.k)
+        t = theta if not self.pad else torch.cat([theta, theta.new_zeros(self.pad)])
+        return torch.bmm(books, t.view(self.m, self.sub, 1)).view(self.m, self.k)
 
 
 def codebook_groups(m: int, k: int) -> list[list[int]]:
@@ -48,13 +113,17 @@ class CodeStudentGraph(InferenceGraph):
         model = copy.deepcopy(model)
         if isinstance(model.items, CodesTable):
             model.items = FrozenCodesTable.from_table(model.items)
+        quantized = isinstance(model.items, QuantizedCodesTable)
+        if quantized:  # the encoder embeds the session's items from the export form too
+            model.items = ExportQuantizedItems(model.items)
         super().__init__(model, options)
-        table: FrozenCodesTable = model.items
+        self.quantized = quantized
+        table = model.items
         self.use_kernel = options.kernels == Kernels.odtool
         if self.use_kernel:
             from export.kernels import ops  # noqa: F401 - registers torch.ops.odtool
         self.groups = codebook_groups(table.m, table.k)
-        if self.use_kernel:  # the kernel reads the uint8 codes itself: no index buffers in the file
+        if self.use_kernel or quantized:  # these read the uint8 codes themselves: no index buffers
             return
         codes = table.code_matrix()
         for g, members in enumerate(self.groups):
@@ -63,9 +132,24 @@ class CodeStudentGraph(InferenceGraph):
                 idx = idx * table.k + codes[:, mm]
             self.register_buffer(f"group_index_{g}", idx.to(torch.int32), persistent=False)
 
-    def _portable_topk(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    @property
+    def fold_constants(self) -> bool:
+        return super().fold_constants and not self.quantized
+
+    def lookup_table(self, theta: torch.Tensor) -> torch.Tensor:
+        """t [M, K] for theta [N]."""
+        if self.quantized:
+            return self.model.items.lookup_table(theta)
         table: FrozenCodesTable = self.model.items
-        lut = (table.codebooks.reshape(-1, table.dim) @ theta).view(table.m, table.k)
+        return (table.codebooks.reshape(-1, table.dim) @ theta).view(table.m, table.k)
+
+    def _portable_topk(self, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        lut = self.lookup_table(theta)
+        if self.quantized:  # one gather of every item's M entries from the flat table, summed
+            items = self.model.items
+            scores = torch.index_select(lut.reshape(-1), 0, (items.codes_t.long() + items._offsets).reshape(-1))
+            values, indices = torch.topk(scores.view(self.model.items.m, -1).sum(0)[1:], self.options.top_k)
+            return values, indices + 1
         scores = None
         for g, members in enumerate(self.groups):
             joint = lut[members[0]]
@@ -79,6 +163,9 @@ class CodeStudentGraph(InferenceGraph):
     def forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         items, lengths = self.sanitize(items, lengths)
         theta = self.theta(items, lengths)  # [N]
+        if self.use_kernel and self.quantized:
+            return torch.ops.odtool.lut_topk(self.lookup_table(theta), self.model.items.codes_t,
+                                             self.options.top_k)
         if self.use_kernel:
             table: FrozenCodesTable = self.model.items
             values, indices = torch.ops.odtool.code_topk(theta, table.codebooks, table.codes_t,

@@ -12,3 +12,7 @@ contiguous: SIMD look-ups load 16 of them at once.
 * :mod:`export.kernels.build` compiles ``odtool_kernels.cpp`` against the executorch wheel and
   loads it into the ExecuTorch Python runtime; the native runner compiles the same file in.
 """
+
+#: Bytes every program that calls one of odtool's operators contains (their names are
+#: "odtool::code_topk.out", "odtool::lut_topk.out"): the runtimes load the kernels when they see it.
+OP_MARKER = b"odtool::"

@@ -10,6 +10,18 @@
 //                                             code; column 0 is padding (never returned)
 //   values  float32 [k], indices int64 [k]    the k best items, best first (ties: lower index)
 //
+// odtool::lut_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values, Tensor(b!) indices)
+//   table      float32 [M, K]                 the look-up table, already computed by the graph
+//                                             (product-quantized codes: t[m, j] = theta_m . E_m[j])
+//   codes, values, indices                    as for code_topk
+//
+// odtool::linear_w8.out(Tensor x, Tensor weight, Tensor scale, Tensor bias, *, Tensor(a!) out)
+//   x       float32 [L, I]      activations (rows)
+//   weight  int8 [O, I]         a weight matrix stored weight-only int8, symmetric per output row
+//   scale   float32 [O, 1]      its row scales: W[o, :] = weight[o, :] * scale[o]
+//   bias    float32 [O]         (zeros when the layer has none)
+//   out     float32 [L, O]      x W^T + bias, in fp32 (activations are never quantized)
+//
 // First the M x K table t[m, j] = theta . E_m[j] (M K N multiply-adds), then the score of
 // item v = ((t[0, c0] + t[1, c1]) + t[2, c2]) + ...: M table look-ups per item, nothing of
 // size |V| x N is ever built (the asymmetric-distance trick of product quantization).
@@ -196,6 +208,98 @@ void scan(const float* t, int64_t M, int64_t K, const C* codes, int64_t R, TopK&
   }
 }
 
+// y[l, o] = scale[o] * sum_i x[l, i] * w[o, i] + bias[o]: int8 widened in registers, fp32 sums.
+template <int kLanes>
+inline float dot_w8(const float* x, const int8_t* w, int64_t n) {
+  float p[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int q = 0; q < kLanes; ++q) p[q] += x[i + q] * static_cast<float>(w[i + q]);
+  float acc = 0.0f;
+  for (int q = 0; q < kLanes; ++q) acc += p[q];
+  for (; i < n; ++i) acc += x[i] * static_cast<float>(w[i]);
+  return acc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void linear_w8_avx2(const float* x, const int8_t* w, const float* scale,
+                                                         const float* bias, int64_t L, int64_t I, int64_t O,
+                                                         float* y) {
+  for (int64_t o = 0; o < O; ++o) {
+    const int8_t* wo = w + o * I;
+    for (int64_t l = 0; l < L; ++l) y[l * O + o] = dot_w8<16>(x + l * I, wo, I) * scale[o] + bias[o];
+  }
+}
+#endif
+
+void linear_w8_scalar(const float* x, const int8_t* w, const float* scale, const float* bias, int64_t L,
+                      int64_t I, int64_t O, float* y) {
+  for (int64_t o = 0; o < O; ++o) {
+    const int8_t* wo = w + o * I;
+    for (int64_t l = 0; l < L; ++l) y[l * O + o] = dot_w8<16>(x + l * I, wo, I) * scale[o] + bias[o];
+  }
+}
+
+void linear_w8_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 5, InvalidArgument, , "linear_w8.out: expected 5 arguments");
+  const Tensor& x = stack[0]->toTensor();
+  const Tensor& w = stack[1]->toTensor();
+  const Tensor& scale = stack[2]->toTensor();
+  const Tensor& bias = stack[3]->toTensor();
+  Tensor& out = stack[4]->toTensor();
+  ET_KERNEL_CHECK_MSG(ctx, w.dim() == 2 && w.scalar_type() == ScalarType::Char, InvalidArgument, ,
+                      "linear_w8: weight must be int8 [O, I]");
+  const int64_t O = w.size(0), I = w.size(1);
+  ET_KERNEL_CHECK_MSG(ctx, x.scalar_type() == ScalarType::Float && x.dim() >= 1 && x.size(x.dim() - 1) == I,
+                      InvalidArgument, , "linear_w8: x must be float32 [..., I]");
+  ET_KERNEL_CHECK_MSG(ctx, scale.numel() == O && bias.numel() == O && scale.scalar_type() == ScalarType::Float &&
+                               bias.scalar_type() == ScalarType::Float,
+                      InvalidArgument, , "linear_w8: scale and bias must be float32 with O elements");
+  const int64_t L = x.numel() / I;
+  // out has x's shape with the last dimension O; the graph allocates it (dynamic length: resize)
+  executorch::aten::SizesType sizes[executorch::runtime::kTensorDimensionLimit];
+  for (int64_t d = 0; d < x.dim(); ++d) sizes[d] = static_cast<executorch::aten::SizesType>(x.size(d));
+  sizes[x.dim() - 1] = static_cast<executorch::aten::SizesType>(O);
+  ET_KERNEL_CHECK_MSG(ctx,
+                      executorch::runtime::resize_tensor(
+                          out, executorch::aten::ArrayRef<executorch::aten::SizesType>(
+                                   sizes, static_cast<size_t>(x.dim()))) == executorch::runtime::Error::Ok,
+                      InvalidArgument, , "linear_w8: cannot resize the output");
+  const float* xp = x.const_data_ptr<float>();
+  const int8_t* wp = w.const_data_ptr<int8_t>();
+  const float* sp = scale.const_data_ptr<float>();
+  const float* bp = bias.const_data_ptr<float>();
+  float* yp = out.mutable_data_ptr<float>();
+#if defined(__x86_64__)
+  if (cpu_impl() >= kAvx2) {
+    linear_w8_avx2(xp, wp, sp, bp, L, I, O, yp);
+    return;
+  }
+#endif
+  linear_w8_scalar(xp, wp, sp, bp, L, I, O, yp);
+}
+
+// Top-k of every item's look-ups into table [M, K] (any supported code dtype) into values / indices.
+void scan_codes(KernelRuntimeContext& ctx, const float* table, int64_t M, int64_t K, const Tensor& codes,
+                int64_t k, Tensor& values, Tensor& indices) {
+  const int64_t R = codes.size(1);
+  TopK top{values.mutable_data_ptr<float>(), indices.mutable_data_ptr<int64_t>(), k};
+  switch (codes.scalar_type()) {
+    case ScalarType::Byte:
+      scan(table, M, K, codes.const_data_ptr<uint8_t>(), R, top);
+      break;
+    case ScalarType::Short:
+      scan(table, M, K, codes.const_data_ptr<int16_t>(), R, top);
+      break;
+    case ScalarType::Int:
+      scan(table, M, K, codes.const_data_ptr<int32_t>(), R, top);
+      break;
+    default:
+      ET_KERNEL_CHECK_MSG(ctx, false, InvalidArgument, , "odtool kernels: codes must be uint8, int16 or int32");
+  }
+  top.sort();
+}
+
 void code_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 6, InvalidArgument, , "code_topk.out: expected 6 arguments");
   const Tensor& theta = stack[0]->toTensor();
@@ -220,27 +324,37 @@ void code_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
 
   std::vector<float> table(static_cast<size_t>(M * K));
   lookup_table(theta.const_data_ptr<float>(), books.const_data_ptr<float>(), M * K, N, table.data());
-  TopK top{values.mutable_data_ptr<float>(), indices.mutable_data_ptr<int64_t>(), k};
-  switch (codes.scalar_type()) {
-    case ScalarType::Byte:
-      scan(table.data(), M, K, codes.const_data_ptr<uint8_t>(), R, top);
-      break;
-    case ScalarType::Short:
-      scan(table.data(), M, K, codes.const_data_ptr<int16_t>(), R, top);
-      break;
-    case ScalarType::Int:
-      scan(table.data(), M, K, codes.const_data_ptr<int32_t>(), R, top);
-      break;
-    default:
-      ET_KERNEL_CHECK_MSG(ctx, false, InvalidArgument, , "code_topk: codes must be uint8, int16 or int32");
-  }
-  top.sort();
+  scan_codes(ctx, table.data(), M, K, codes, k, values, indices);
+}
+
+void lut_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 5, InvalidArgument, , "lut_topk.out: expected 5 arguments");
+  const Tensor& table = stack[0]->toTensor();
+  const Tensor& codes = stack[1]->toTensor();
+  const int64_t k = stack[2]->toInt();
+  Tensor& values = stack[3]->toTensor();
+  Tensor& indices = stack[4]->toTensor();
+  ET_KERNEL_CHECK_MSG(ctx, table.dim() == 2 && table.scalar_type() == ScalarType::Float, InvalidArgument, ,
+                      "lut_topk: table must be float32 [M, K]");
+  const int64_t M = table.size(0), K = table.size(1);
+  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(0) == M, InvalidArgument, ,
+                      "lut_topk: codes must be [M, V+1] (codebook-major) with M = table.size(0)");
+  const int64_t R = codes.size(1);
+  ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= R - 1, InvalidArgument, , "lut_topk: need 1 <= k <= V");
+  ET_KERNEL_CHECK_MSG(ctx, values.numel() == k && values.scalar_type() == ScalarType::Float &&
+                               indices.numel() == k && indices.scalar_type() == ScalarType::Long,
+                      InvalidArgument, , "lut_topk: outputs must be float32 [k] and int64 [k]");
+  scan_codes(ctx, table.const_data_ptr<float>(), M, K, codes, k, values, indices);
 }
 
 // The code values are trusted to lie in [0, K): freeze checks them when it writes the artifact
 // and the exporter embeds them as constants, so no per-item bounds check runs here.
 const auto registered = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::code_topk.out", code_topk_out));
+const auto registered_lut = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::lut_topk.out", lut_topk_out));
+const auto registered_w8 = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::linear_w8.out", linear_w8_out));
 
 }  // namespace
 }  // namespace odtool

@@ -1,4 +1,8 @@
-"""``odtool::code_topk`` for PyTorch: schema, eager reference, fake kernel.
+"""``odtool::code_topk`` and ``odtool::lut_topk`` for PyTorch: schemas, eager references, fake
+kernels. ``lut_topk(table[M, K], codes[M, V+1], k)`` is ``code_topk`` after the look-up table:
+graphs whose table is not ``codebooks . theta`` (product-quantized codes) compute it themselves.
+``linear_w8(x, weight int8 [O, I], scale [O, 1], bias [O])`` is a weight-only int8 linear layer
+(fp32 activations and sums): an encoder stored as int8 runs from its int8 bytes.
 
 The eager implementation is the reference the compiled kernel is checked against; it
 builds the M x K look-up table, gathers every item's entries and calls ``torch.topk`` (ties may be ordered
@@ -12,6 +16,11 @@ import torch
 _LIB = torch.library.Library("odtool", "DEF")
 _LIB.define("code_topk(Tensor theta, Tensor codebooks, Tensor codes, int k) -> (Tensor, Tensor)")
 _LIB.define("code_topk.out(Tensor theta, Tensor codebooks, Tensor codes, int k, *, Tensor(a!) values, "
+            "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
+_LIB.define("linear_w8(Tensor x, Tensor weight, Tensor scale, Tensor bias) -> Tensor")
+_LIB.define("linear_w8.out(Tensor x, Tensor weight, Tensor scale, Tensor bias, *, Tensor(a!) out) -> Tensor(a!)")
+_LIB.define("lut_topk(Tensor table, Tensor codes, int k) -> (Tensor, Tensor)")
+_LIB.define("lut_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values, "
             "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
 
 
@@ -55,7 +64,50 @@ def _fake(theta, codebooks, codes, k):
     return theta.new_empty(k), theta.new_empty(k, dtype=torch.long)
 
 
+def _lut_topk(table, codes, k):
+    return torch.topk(code_scores(table, codes), k)
+
+
+@torch.library.impl(_LIB, "lut_topk", "CompositeExplicitAutograd")
+def _lut_impl(table, codes, k):
+    values, indices = _lut_topk(table, codes, k)
+    return values, indices
+
+
+@torch.library.impl(_LIB, "lut_topk.out", "CompositeExplicitAutograd")
+def _lut_impl_out(table, codes, k, *, values, indices):
+    v, i = _lut_topk(table, codes, k)
+    values.copy_(v)
+    indices.copy_(i)
+    return values, indices
+
+
+@torch.library.register_fake("odtool::lut_topk")
+def _lut_fake(table, codes, k):
+    return table.new_empty(k), table.new_empty(k, dtype=torch.long)
+
+
 def code_topk(theta: torch.Tensor, codebooks: torch.Tensor, codes: torch.Tensor,
               k: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The op as graphs call it (``torch.ops.odtool.code_topk``); ``codes`` is [M, V+1]."""
     return torch.ops.odtool.code_topk(theta, codebooks, codes, k)
+
+
+def _linear_w8(x, weight, scale, bias):
+    return torch.nn.functional.linear(x, weight.to(torch.float32) * scale.view(-1, 1), bias)
+
+
+@torch.library.impl(_LIB, "linear_w8", "CompositeExplicitAutograd")
+def _w8_impl(x, weight, scale, bias):
+    return _linear_w8(x, weight, scale, bias)
+
+
+@torch.library.impl(_LIB, "linear_w8.out", "CompositeExplicitAutograd")
+def _w8_impl_out(x, weight, scale, bias, *, out):
+    out.copy_(_linear_w8(x, weight, scale, bias))
+    return out
+
+
+@torch.library.register_fake("odtool::linear_w8")
+def _w8_fake(x, weight, scale, bias):
+    return x.new_empty(*x.shape[:-1], weight.shape[0])

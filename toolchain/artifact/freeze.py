@@ -2,13 +2,17 @@
 
 Parts (see :mod:`toolchain.artifact.bundle` for the manifest):
 
+* students with fixed quantized codes (:mod:`toolchain.compression.quantized_codes`):
+    ``codes`` as below; ``codebooks`` [M, K, d] in the storage the table trained with;
 * students (compositional codes):
     ``codes``      the integer code matrix [|V|+1, M]: raw, row-major, in the smallest unsigned
                    dtype that holds K (``codes.bin``), or bit-packed to ceil(log2 K) bits
                    (``codes.packed``, ``--packed``);
     ``codebooks``  E [M, K, N] as fp32, fp16, or int8 with a per-row (codeword) scale;
 * every other model: ``items``, its item representation's tensors (full table, TT cores);
-* ``encoder``: every other weight of the model (backbone, readout, positions), fp32;
+* ``encoder``: every other weight of the model (backbone, readout, positions): fp32, or
+  (``encoder_storage``) its matrices as fp16 or int8 with a per-row scale (weight-only; vectors
+  such as biases and LayerNorm stay fp32);
 * ``vocab``: the raw item id of each index (JSON list, index 0 = padding '').
 
 The manifest records the run's spec (to rebuild the model), shapes and dtypes of each part,
@@ -27,9 +31,10 @@ import torch
 
 from toolchain.artifact.bundle import BundleWriter
 from toolchain.artifact.packing import bits_for, pack_codes, smallest_uint
-from toolchain.artifact.quantize import FloatStorage, quantize
+from toolchain.artifact.quantize import FloatStorage, quantize, quantize_matrices
 from toolchain.compression.codes import CodesTable
 from toolchain.compression.frozen_codes import FrozenCodesTable
+from toolchain.compression.quantized_codes import QuantizedCodesTable
 from toolchain.data.dataset import SessionDataset
 from toolchain.errors import ArtifactError
 from toolchain.models.base import SessionRecommender
@@ -40,6 +45,7 @@ from toolchain.training.spec import RunSpec
 class FreezeOptions:
     packed: bool = False
     codebook_storage: FloatStorage = FloatStorage.fp32
+    encoder_storage: FloatStorage = FloatStorage.fp32
 
 
 def _np(t: torch.Tensor) -> np.ndarray:
@@ -51,37 +57,67 @@ def encoder_tensors(model: SessionRecommender) -> dict[str, np.ndarray]:
     return {k: _np(v) for k, v in model.state_dict().items() if not k.startswith("items.")}
 
 
+def _add_codes(w: BundleWriter, codes: np.ndarray, k: int, packed: bool) -> None:
+    if packed:
+        w.add_bytes("codes", "codes.packed", pack_codes(codes, k), encoding="bitpacked",
+                    bits=bits_for(k), shape=list(codes.shape), k=k)
+    else:
+        dtype = smallest_uint(k)
+        w.add_bytes("codes", "codes.bin", codes.astype(dtype).tobytes(), encoding="raw",
+                    dtype=str(dtype), shape=list(codes.shape), k=k)
+
+
+def artifact_parts(model: SessionRecommender, options: FreezeOptions = FreezeOptions()) -> BundleWriter:
+    """Every part the device needs to run ``model`` (eval mode), in memory: item table + encoder."""
+    model = model.eval()
+    w = BundleWriter()
+    table = model.items
+    if isinstance(table, QuantizedCodesTable):
+        _add_codes(w, _np(table.code_matrix()), table.k, options.packed)
+        storage = FloatStorage(table.config.codebook_storage)
+        w.add_tensors("codebooks", "codebooks.safetensors", quantize(_np(table.stored_codebooks()), storage),
+                      storage=storage.value, shape=list(table.codebooks.shape))
+    elif isinstance(table, (CodesTable, FrozenCodesTable)):
+        frozen = table if isinstance(table, FrozenCodesTable) else FrozenCodesTable.from_table(table)
+        codes = _np(frozen.code_matrix())
+        m, k = frozen.m, frozen.k
+        _add_codes(w, codes, k, options.packed)
+        w.add_tensors("codebooks", "codebooks.safetensors", quantize(_np(frozen.codebooks), options.codebook_storage),
+                      storage=options.codebook_storage.value, shape=[m, k, frozen.dim])
+    else:
+        w.add_tensors("items", "items.safetensors", {k: _np(v) for k, v in table.state_dict().items()})
+    w.add_tensors("encoder", "encoder.safetensors",
+                  quantize_matrices(encoder_tensors(model), options.encoder_storage),
+                  storage=options.encoder_storage.value)
+    return w
+
+
+def deployed_bytes(model: SessionRecommender, options: FreezeOptions = FreezeOptions()) -> dict[str, int]:
+    """{part: bytes} the device holds for ``model`` frozen with ``options``, and their "total":
+    exactly the artifact's part files (the vocabulary, which maps ids back to raw item ids
+    outside the model, and the manifest are not counted)."""
+    parts = {name: p.bytes for name, p in artifact_parts(model, options).parts.items()}
+    return {**parts, "total": sum(parts.values())}
+
+
 def freeze_model(model: SessionRecommender, spec: RunSpec, vocab: np.ndarray, out: Path,
                  options: FreezeOptions = FreezeOptions(), metrics: dict | None = None,
                  source: dict | None = None) -> Path:
     """Write ``model`` (eval mode) as an artifact directory at ``out``."""
     model = model.eval()
-    if len(vocab) != model.items.n_items + 1:
-        raise ArtifactError(f"the vocabulary has {len(vocab) - 1} items, the model {model.items.n_items}",
-                            hint="freeze with the dataset the run was trained on (--data)")
-    w = BundleWriter()
     table = model.items
-    if isinstance(table, (CodesTable, FrozenCodesTable)):
-        frozen = table if isinstance(table, FrozenCodesTable) else FrozenCodesTable.from_table(table)
-        codes = _np(frozen.code_matrix())
-        m, k = frozen.m, frozen.k
-        if options.packed:
-            w.add_bytes("codes", "codes.packed", pack_codes(codes, k), encoding="bitpacked",
-                        bits=bits_for(k), shape=list(codes.shape), k=k)
-        else:
-            dtype = smallest_uint(k)
-            w.add_bytes("codes", "codes.bin", codes.astype(dtype).tobytes(), encoding="raw",
-                        dtype=str(dtype), shape=list(codes.shape), k=k)
-        w.add_tensors("codebooks", "codebooks.safetensors", quantize(_np(frozen.codebooks), options.codebook_storage),
-                      storage=options.codebook_storage.value, shape=[m, k, frozen.dim])
-    else:
-        w.add_tensors("items", "items.safetensors", {k: _np(v) for k, v in table.state_dict().items()})
-    w.add_tensors("encoder", "encoder.safetensors", encoder_tensors(model))
+    if len(vocab) != table.n_items + 1:
+        raise ArtifactError(f"the vocabulary has {len(vocab) - 1} items, the model {table.n_items}",
+                            hint="freeze with the dataset the run was trained on (--data)")
+    w = artifact_parts(model, options)
+    deployed = sum(p.bytes for p in w.parts.values())
     w.add_json("vocab", "vocab.json", [str(v) for v in vocab])
     manifest = {
         "model": {"kind": spec.kind, "item_table": spec.table_kind, "n_items": table.n_items,
                   "dim": table.dim, "spec": spec.to_dict()},
-        "freeze": {"packed": options.packed, "codebook_storage": options.codebook_storage.value},
+        "freeze": {"packed": options.packed, "codebook_storage": options.codebook_storage.value,
+                   "encoder_storage": options.encoder_storage.value},
+        "deployed_bytes": deployed,
         "metrics": metrics or {},
         "source": source or {},
     }

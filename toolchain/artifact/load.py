@@ -9,8 +9,9 @@ import torch
 
 from toolchain.artifact.bundle import Bundle
 from toolchain.artifact.packing import unpack_codes
-from toolchain.artifact.quantize import dequantize
+from toolchain.artifact.quantize import dequantize, dequantize_matrices
 from toolchain.compression.frozen_codes import FrozenCodesTable
+from toolchain.compression.quantized_codes import QuantizedCodesTable
 from toolchain.errors import ArtifactError
 from toolchain.models.base import SessionRecommender
 from toolchain.training.spec import RunSpec
@@ -60,12 +61,15 @@ def load_artifact(path: str | Path) -> tuple[Bundle, RunSpec, SessionRecommender
     except KeyError as e:
         raise ArtifactError(f"{bundle.path}: manifest lacks model field {e}") from None
     model = build_model(spec, n_items)
-    if "codes" in bundle.parts:
+    if isinstance(model.items, QuantizedCodesTable):
+        _load_state(model.items, {"codes": _codes(bundle).numpy(),
+                                  "codebooks": dequantize(bundle.tensors("codebooks"))}, "codes", bundle.path)
+    elif "codes" in bundle.parts:
         books = dequantize(bundle.tensors("codebooks"))
         model.items = FrozenCodesTable(_codes(bundle), torch.from_numpy(books))
     else:
         _load_state(model.items, bundle.tensors("items"), "items", bundle.path)
-    encoder = bundle.tensors("encoder")
+    encoder = dequantize_matrices(bundle.tensors("encoder"))
     table_keys = {f"items.{k}" for k in model.items.state_dict()}
     full = {**encoder, **{k: model.state_dict()[k].numpy() for k in table_keys}}
     _load_state(model, full, "encoder", bundle.path)

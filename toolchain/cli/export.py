@@ -79,7 +79,8 @@ def export_command(
     bundle, spec, model = load_artifact(artifact)
     out = out or artifact / "export"
     formats = list(FORMATS) if format == Format.all else [format.value]
-    options = GraphOptions(max_len, top_k, Kernels(kernels.value))
+    storage = bundle.manifest.get("freeze", {}).get("encoder_storage", "fp32")
+    options = GraphOptions(max_len, top_k, Kernels(kernels.value), encoder_storage=storage)
     checks = check_sessions(spec.data, data, model.items.n_items, max_len, sessions)
     results = export_model(model, name or artifact.resolve().name, formats, out, options, checks,
                            model_info={"artifact": str(artifact), "kind": spec.kind,

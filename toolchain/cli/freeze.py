@@ -24,7 +24,12 @@ def freeze_command(
                                         help="The training dataset (default: the path in the run's config)."),
     packed: bool = typer.Option(False, "--packed", help="Bit-pack codes to ceil(log2 K) bits."),
     codebook_dtype: FloatStorage = typer.Option(FloatStorage.fp32, "--codebook-dtype",
-                                                help="Codebook storage: fp32, fp16, or int8 with a per-row scale."),
+                                                help="Codebook storage of the paper's codes: fp32, fp16, or int8 "
+                                                     "with a per-row scale (a deployable student's codebooks keep "
+                                                     "the storage they trained with)."),
+    encoder_dtype: Optional[FloatStorage] = typer.Option(
+        None, "--encoder-dtype", help="Encoder matrices: fp32, fp16, or int8 per-row (weight-only). "
+        "(default: the run's choice: int8 for deployable students, else fp32)"),
     evaluate_split: str = typer.Option("test", "--eval-split",
                                        help="Split to measure the frozen model on (test, valid, or none)."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
@@ -41,6 +46,8 @@ def freeze_command(
 
       odtool freeze runs/student --out artifacts/student-small --packed --codebook-dtype fp16
 
+      odtool freeze runs/teacher --out artifacts/teacher-int8 --encoder-dtype int8
+
       odtool freeze runs/teacher --out artifacts/teacher
     """
     from toolchain.artifact.freeze import FreezeOptions, dataset_for_run, freeze_model
@@ -50,7 +57,8 @@ def freeze_command(
 
     spec, model = load_trained(run)
     ds = dataset_for_run(spec, data)
-    freeze_model(model, spec, ds.vocab, out, FreezeOptions(packed, codebook_dtype),
+    encoder = encoder_dtype or FloatStorage(spec.deploy.get("encoder_storage", "fp32"))
+    freeze_model(model, spec, ds.vocab, out, FreezeOptions(packed, codebook_dtype, encoder),
                  source={"run": str(run.resolve()), "dataset_sha256": ds.manifest.get("arrays_sha256")})
     metrics = {}
     if evaluate_split != "none":

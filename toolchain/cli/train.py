@@ -60,7 +60,9 @@ from toolchain.cli.train_options import (
 from toolchain.data.pipeline import load_dataset
 from toolchain.errors import UsageError
 from toolchain.progress import info
-from toolchain.training.build import build_model, build_task, new_spec
+from toolchain.artifact.budget import parse_size
+from toolchain.artifact.quantize import FloatStorage
+from toolchain.training.build import Deploy, build_model, build_task, new_spec
 from toolchain.training.run_dir import RunDir
 from toolchain.training.spec import SECTIONS, RunSpec, read_config_file
 from toolchain.training.trainer import Trainer
@@ -101,25 +103,30 @@ def _flags(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None) -> dict[str, Any]:
+def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None,
+                 deploy: Deploy = Deploy()) -> dict[str, Any]:
     """A command's parameters (its ``locals()``) -> :func:`train_run`."""
     flags = _flags(p)
     for section, values in _parse_sets(p.get("set_")).items():
         flags.setdefault(section, {}).update(values)
     return train_run(kind, p["out"], data=p["data"], flags=flags, preset=p["preset"].value,
                      config=p.get("config"), teacher=p.get("teacher"), target_ratio=target_ratio,
-                     resume=p["resume"], overwrite=p["overwrite"])
+                     resume=p["resume"], overwrite=p["overwrite"], deploy=deploy)
 
 
 def train_run(kind: str, out: Path, *, data: Path | None = None, flags: dict[str, dict[str, Any]] | None = None,
               preset: str = "tmall", config: Path | None = None, teacher: Path | None = None,
-              target_ratio: float | None = None, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
-    """Create (or resume) the run in ``out`` and train it; prints and returns the summary."""
+              target_ratio: float | None = None, resume: bool = False, overwrite: bool = False,
+              deploy: Deploy = Deploy()) -> dict[str, Any]:
+    """Create (or resume) the run in ``out`` and train it; prints and returns the summary.
+
+    Students train with ``deploy.recipe`` (default: deployable)."""
     run = RunDir(out)
     flags = flags or {}
     if resume:
         changed = {k for sec in flags.values() for k in sec} - RUNTIME
-        if changed or config or teacher or target_ratio is not None:
+        sized = deploy.budget is not None or deploy.ratio is not None or deploy.encoder_storage is not None
+        if changed or config or teacher or target_ratio is not None or sized:
             raise UsageError(f"--resume continues with the settings in {run.config}; drop "
                              f"{', '.join(sorted(changed)) or 'the config / teacher options'}",
                              hint="or start a new run with another --out")
@@ -137,7 +144,7 @@ def train_run(kind: str, out: Path, *, data: Path | None = None, flags: dict[str
             data = RunDir(teacher).read_config().get("data", {}).get("path")
         ds = load_dataset(data)
         spec = new_spec(kind, ds, data, preset=preset, file=read_config_file(config) if config else None,
-                        flags=flags, teacher_run=teacher, target_ratio=target_ratio)
+                        flags=flags, teacher_run=teacher, target_ratio=target_ratio, deploy=deploy)
         run.write_config(spec.to_dict())
     device = _device(spec.train.device)
     if spec.train.threads:
@@ -187,8 +194,36 @@ def teacher(data: Optional[Path] = DATA, out: Path = OUT, config: Optional[Path]
     run_training("teacher", locals())
 
 
+class Recipe(str, Enum):
+    deployable = "deployable"
+    paper = "paper"
+
+
+class Structure(str, Enum):
+    product = "product"
+    residual = "residual"
+
+
 @app.command("student")
 def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] = TEACHER,
+            recipe: Recipe = typer.Option(
+                Recipe.deployable, "--recipe",
+                help="deployable: fixed k-means codes from the teacher's table, the teacher's encoder, "
+                     "training on exactly the table that is frozen (+ soft targets); paper: EODRec's "
+                     "Gumbel-softmax codes, mixup, pretraining and bidirectional distillation."),
+            budget: Optional[str] = typer.Option(
+                None, "--budget", help="Deployable: the most bytes the frozen student may take (codes, "
+                "codebooks, encoder), e.g. 750KiB; M is chosen to fit."),
+            ratio: Optional[float] = typer.Option(
+                None, "--ratio", help="Deployable: budget = the teacher's deployed bytes / RATIO, e.g. 30."),
+            structure: Optional[Structure] = typer.Option(
+                None, "--structure", help="Deployable codes: product (subspaces) or residual. (default product)"),
+            encoder_dtype: Optional[FloatStorage] = typer.Option(
+                None, "--encoder-dtype", help="How the artifact stores the encoder's matrices (weight-only). "
+                "(default: int8 for deployable, fp32 for paper)"),
+            codebook_storage: Optional[FloatStorage] = typer.Option(
+                None, "--codebook-dtype", help="Deployable: codebook storage, seen exactly in training. "
+                "(default fp16)"),
             config: Optional[Path] = CONFIG, preset: Preset = PRESET, resume: bool = RESUME,
             overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, epochs: Optional[int] = EPOCHS,
             batch_size: Optional[int] = BATCH, lr: Optional[float] = LR, l2: Optional[float] = L2,
@@ -212,15 +247,40 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
             contrastive: Optional[bool] = CONTRASTIVE, soft_targets: Optional[bool] = SOFT,
             bidirectional: Optional[bool] = typer.Option(
                 None, "--bidirectional/--freeze-teacher", help="Update the teacher too (w/o-b: frozen).")) -> None:
-    """Train the EODRec student: compositional codes (M x K), pretraining, bidirectional distillation.
+    """Train a compact student of a teacher: integer codes + small codebooks + the encoder.
 
-    The backbone copies the teacher's config; --dropout and the config file may change it.
+    --recipe deployable (default): codes assigned once by k-means on the teacher's table
+    (popularity-weighted), codebooks from the centroids, the teacher's encoder copied; then
+    encoder and codebooks train with L_rec + soft targets on exactly the table that is frozen,
+    and the best epoch is chosen on validation with that table. --budget / --ratio choose the
+    most codes per item that fit.
 
-    Example: odtool train student --data data/digi --teacher runs/teacher --out runs/student --M 4 --K 32
+    --recipe paper: EODRec as published (Gumbel-softmax codes over M x K, mixup, pretraining,
+    bidirectional distillation; ablation flags below).
 
-    Large K on a CPU: odtool train student ... --M 4 --K 256 --sampled-codes
+    Examples:
+
+      odtool train student --teacher runs/teacher --out runs/student --ratio 30
+
+      odtool train student --teacher runs/teacher --out runs/student --budget 750KiB
+
+      odtool train student --teacher runs/teacher --out runs/paper --recipe paper --M 4 --K 32
+
+    Large K on a CPU (paper recipe): odtool train student ... --recipe paper --M 4 --K 256 --sampled-codes
     """
-    run_training("student", locals())
+    p = locals()
+    if structure is not None:
+        p.setdefault("set_", None)
+        p["set_"] = list(p["set_"] or []) + [f"item_table.structure={structure.value}"]
+    if codebook_storage is not None:
+        if recipe != Recipe.deployable:
+            raise UsageError("--codebook-dtype at training is for the deployable recipe",
+                             hint="for the paper's codes pass it to odtool freeze")
+        p["set_"] = list(p["set_"] or []) + [f"item_table.codebook_storage={codebook_storage.value}"]
+    if structure is not None and recipe != Recipe.deployable:
+        raise UsageError("--structure is for the deployable recipe")
+    run_training("student", p, deploy=Deploy(recipe.value, parse_size(budget) if budget else None, ratio,
+                                             encoder_dtype))
 
 
 @app.command("odrec")
@@ -252,8 +312,9 @@ def odrec(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] 
         sspec = RunSpec.from_dict(RunDir(match_student).read_config(), source=str(match_student))
         if sspec.kind != "student":
             raise UsageError(f"{match_student} is a {sspec.kind} run, not a student run")
-        from toolchain.compression.codes import compression_ratio
-        ratio = compression_ratio(sspec.data["n_items"], sspec.model.dim, sspec.item_table.m, sspec.item_table.k)
+        from toolchain.compression.item_table import ITEM_TABLES
+        table = ITEM_TABLES.get(sspec.table_kind)(sspec.data["n_items"], sspec.model.dim, sspec.item_table)
+        ratio = table.compression_ratio()
     run_training("odrec", locals(), target_ratio=ratio)
 
 

@@ -29,7 +29,9 @@ class DistillConfig(Config):
     """beta: weight of L_con (Eq. 22); gamma: weight of L_soft (Eq. 24); tau: InfoNCE
     temperature; hot_fraction: share of items (by training popularity) that are hot;
     pretrain_epochs: epochs of L_rec + L_mse before the joint training (Eq. 26);
-    kd_temperature: softmax temperature of the soft targets (the paper's is 1)."""
+    kd_temperature: softmax temperature of the soft targets (the paper's is 1);
+    init_from_teacher: start the student's encoder (everything but the item table) as a copy
+    of the teacher's (the deployable recipe; the paper initialises the student afresh)."""
 
     KIND = "distill"
 
@@ -43,6 +45,7 @@ class DistillConfig(Config):
     kd_temperature: float = 1.0
     hot_fraction: float = 0.2
     pretrain_epochs: int = 2
+    init_from_teacher: bool = False
 
     def problems(self) -> list[str]:
         problems: list[str] = []
@@ -74,6 +77,14 @@ class DistillConfig(Config):
     def odrec(cls) -> DistillConfig:
         """OD-Rec: one-way distillation from a frozen teacher."""
         return cls(bidirectional=False)
+
+    @classmethod
+    def deployable(cls) -> DistillConfig:
+        """The deployable recipe: encoder copied from the teacher, no pretraining, the teacher
+        frozen (it is the reference the student is measured against), soft targets at weight 1,
+        no contrastive term (switch it on with --contrastive)."""
+        return cls(contrastive=False, bidirectional=False, gamma=1.0, pretrain_epochs=0,
+                   init_from_teacher=True)
 
     @property
     def teacher_trains(self) -> bool:

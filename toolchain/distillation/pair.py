@@ -75,6 +75,17 @@ class DistillationPair(nn.Module):
         if hasattr(self.student.items, "set_teacher_embeddings"):
             self.student.items.set_teacher_embeddings(self.teacher.items.all_embeddings(), refresh_codes)
 
+    @torch.no_grad()
+    def copy_teacher_encoder(self) -> None:
+        """Student encoder <- teacher encoder (every tensor outside the item tables)."""
+        own = self.student.state_dict()
+        tensors = {k: v for k, v in self.teacher.state_dict().items() if not k.startswith("items.")}
+        bad = [k for k, v in tensors.items() if k not in own or own[k].shape != v.shape]
+        if bad:
+            raise ConfigError(f"the teacher's encoder does not fit the student's ({', '.join(bad[:3])}); "
+                              "init_from_teacher needs the same backbone", source="distillation")
+        self.student.load_state_dict(tensors, strict=False)
+
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]
 

@@ -9,12 +9,16 @@ resolved rank is written to the run's config so the run rebuilds exactly.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from toolchain.artifact.fit_budget import fit_table, teacher_bytes
+from toolchain.artifact.quantize import FloatStorage
 from toolchain.compression.codes import CodesConfig, CodesTable, compression_ratio
+from toolchain.compression.quantized_codes import QuantizedCodesConfig
 from toolchain.compression.item_table import ITEM_TABLES, FullTable
 from toolchain.compression.tensor_train import STTConfig
 from toolchain.data.dataset import SessionDataset
@@ -25,6 +29,7 @@ from toolchain.errors import CheckpointError, UsageError
 from toolchain.models.base import MODELS, SessionRecommender
 from toolchain.models.init import paper_init_
 from toolchain.models.sasrec import SASRec, SASRecConfig
+from toolchain.progress import info
 from toolchain.training.checkpoint import load_weights
 from toolchain.training.config import TrainConfig
 from toolchain.training.rng import seed_everything
@@ -46,11 +51,29 @@ def dataset_info(ds: SessionDataset, path: str | Path | None) -> dict[str, Any]:
             "arrays_sha256": ds.manifest.get("arrays_sha256"), "n_items": ds.n_items}
 
 
+@dataclass(frozen=True)
+class Deploy:
+    """How a student is sized and stored: the recipe, a byte budget (or a ratio of the
+    teacher's deployed bytes) and the encoder's storage dtype in the artifact."""
+
+    recipe: str = "deployable"
+    budget: int | None = None
+    ratio: float | None = None
+    encoder_storage: FloatStorage | None = None  # None: int8 for the deployable recipe, else fp32
+
+
+PAPER_ONLY_TABLE_KEYS = ("eta", "mixup", "straight_through", "temperature", "sampled", "fit_steps",
+                         "fit_lr", "sample_rows", "refresh_every")
+
+
 def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, preset: str = "tmall",
              file: Sections | None = None, flags: Sections | None = None,
-             teacher_run: str | Path | None = None, target_ratio: float | None = None) -> RunSpec:
+             teacher_run: str | Path | None = None, target_ratio: float | None = None,
+             deploy: Deploy = Deploy()) -> RunSpec:
     """Resolve preset < config file < flags into a validated spec (see :mod:`.spec`)."""
     file, flags = file or {}, flags or {}
+    if kind != "student" and (deploy.budget is not None or deploy.ratio is not None):
+        raise UsageError(f"--budget and --ratio size students; a {kind} run has no budget")
     layers = lambda s: (file.get(s), flags.get(s))  # noqa: E731
     teacher = None
     if kind in BASELINES or kind == "teacher":
@@ -66,7 +89,14 @@ def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, pre
         model_base = {k: v for k, v in teacher_spec["model"].items() if k not in ("kind", "version")}
     model = merge(model_config_class(kind), model_base, *layers("model"), source="model settings")
     table = None
-    if kind == "student":
+    deployable = kind == "student" and deploy.recipe == "deployable"
+    budget = _budget(deploy, teacher_run, ds) if kind == "student" else None
+    if deployable:
+        table = _deployable_table(ds, model, preset, layers("item_table"), budget, deploy)
+    elif kind == "student":
+        if deploy.budget is not None or deploy.ratio is not None:
+            raise UsageError("--budget and --ratio size the deployable recipe's students",
+                             hint="drop --recipe paper, or choose --M and --K yourself")
         table = merge(CodesConfig, preset_config(CodesConfig, preset), *layers("item_table"),
                       source="item_table settings")
     elif kind == "odrec":
@@ -74,12 +104,51 @@ def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, pre
     distill = None
     if kind in ("student", "odrec"):
         base = preset_config(DistillConfig, preset)
+        if deployable:
+            base = DistillConfig.deployable()
         if kind == "odrec":
             base = base.replace(bidirectional=False)
         distill = merge(DistillConfig, base, *layers("distill"), source="distill settings")
     train = merge(TrainConfig, preset_config(TrainConfig, preset if preset == "tiny" else "tmall"),
                   *layers("train"), source="train settings")
-    return RunSpec(kind, model, table, train, distill, teacher, dataset_info(ds, data_path))
+    deployment = {}
+    if kind == "student":
+        storage = deploy.encoder_storage or (FloatStorage.int8 if deployable else FloatStorage.fp32)
+        deployment = {"recipe": deploy.recipe, "encoder_storage": storage.value, "budget_bytes": budget}
+    return RunSpec(kind, model, table, train, distill, teacher, dataset_info(ds, data_path), deployment)
+
+
+def _budget(deploy: Deploy, teacher_run: str | Path | None, ds: SessionDataset) -> int | None:
+    """Bytes from --budget, or the teacher's deployed bytes / --ratio."""
+    if deploy.budget is not None and deploy.ratio is not None:
+        raise UsageError("give either --budget or --ratio, not both")
+    if deploy.ratio is not None:
+        if not deploy.ratio > 0:
+            raise UsageError(f"--ratio must be > 0, got {deploy.ratio}")
+        tspec = RunSpec.from_dict(RunDir(teacher_run).read_config(), source=str(teacher_run))
+        return int(teacher_bytes(SASRec(ds.n_items, tspec.model)) / deploy.ratio)
+    return deploy.budget
+
+
+def _deployable_table(ds: SessionDataset, model: SASRecConfig, preset: str, layers, budget: int | None,
+                      deploy: Deploy) -> QuantizedCodesConfig:
+    """The deployable student's table: flags over the preset, M sized to the budget if one is given."""
+    given = {k for layer in layers for k in (layer or {}) if (layer or {}).get(k) is not None}
+    paper_only = sorted(given & set(PAPER_ONLY_TABLE_KEYS))
+    if paper_only:
+        raise UsageError(f"{', '.join(paper_only)}: settings of the paper's recipe (Gumbel-softmax codes "
+                         "with mixup); the deployable recipe's codes are fixed by k-means",
+                         hint="add --recipe paper to use them")
+    base = merge(QuantizedCodesConfig, preset_config(QuantizedCodesConfig, preset), *layers,
+                 source="item_table settings")
+    if budget is None:
+        return base
+    storage = deploy.encoder_storage or FloatStorage.int8
+    fit = fit_table(ds.n_items, model, base, budget, storage, m_given="m" in given)
+    info(f"budget {budget:,} bytes: M = {fit.table.m} x K = {fit.table.k} {fit.table.structure} codes, "
+         f"{fit.bytes['total']:,} bytes (codes {fit.bytes['codes']:,}, codebooks {fit.bytes['codebooks']:,}, "
+         f"encoder {fit.bytes['encoder']:,} as {storage.value}); vocabulary not counted")
+    return fit.table
 
 
 def _odrec_table(n_items: int, dim: int, preset: str, layers, target_ratio: float | None) -> STTConfig:
@@ -130,7 +199,8 @@ def build_task(spec: RunSpec, ds: SessionDataset) -> Task:
     pair = DistillationPair(teacher, student, hot_items(ds.item_counts, spec.distill.hot_fraction), spec.distill)
     paper_init_(pair.proj_t, bound)
     paper_init_(pair.proj_s, bound)
-    return DistillTask(pair, spec.distill.pretrain_epochs, spec.train.epochs)
+    counts = torch.from_numpy(ds.item_counts.astype("float32"))
+    return DistillTask(pair, spec.distill.pretrain_epochs, spec.train.epochs, counts)
 
 
 def load_trained(run_path: str | Path, n_items: int | None = None) -> tuple[RunSpec, SessionRecommender]:

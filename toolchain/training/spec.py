@@ -27,6 +27,7 @@ from typing import Any
 
 from toolchain import __version__
 from toolchain.compression.codes import CodesConfig
+from toolchain.compression.quantized_codes import QuantizedCodesConfig
 from toolchain.compression.tensor_train import STTConfig, TTConfig
 from toolchain.config import Config
 from toolchain.distillation.config import DistillConfig
@@ -46,7 +47,8 @@ KINDS = SASREC_KINDS + BASELINES
 PRESETS = ("tmall", "retailrocket", "tiny")
 SECTIONS = ("model", "item_table", "train", "distill")
 TABLE_CONFIGS: dict[str, type[Config] | None] = {"full": None, "codes": CodesConfig, "stt": STTConfig,
-                                                 "tt": TTConfig}
+                                                 "tt": TTConfig, "quantized": QuantizedCodesConfig}
+RECIPES = ("deployable", "paper")
 
 
 def model_config_class(kind: str) -> type[Config]:
@@ -64,6 +66,9 @@ class RunSpec:
     distill: DistillConfig | None = None
     teacher: dict[str, Any] | None = None  # {"run": path, "model": SASRecConfig dict}
     data: dict[str, Any] = dataclasses.field(default_factory=dict)  # path, arrays_sha256, n_items
+    #: students: {"recipe": deployable | paper, "encoder_storage": fp32 | fp16 | int8 (how freeze
+    #: stores the encoder by default), "budget_bytes": the budget the table was sized for or None}
+    deploy: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def table_kind(self) -> str:
@@ -78,6 +83,7 @@ class RunSpec:
             "distill": self.distill.to_dict() if self.distill is not None else None,
             "teacher": self.teacher,
             "data": self.data,
+            "deploy": self.deploy,
             "created_by": f"odtool {__version__}",
         }
 
@@ -99,6 +105,7 @@ class RunSpec:
             distill=DistillConfig.from_dict(d["distill"], source=source) if d.get("distill") else None,
             teacher=d.get("teacher"),
             data=d.get("data") or {},
+            deploy=d.get("deploy") or {},
         )
 
 

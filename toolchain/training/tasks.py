@@ -53,8 +53,10 @@ class DistillTask:
     the teacher trains (before the first step otherwise), so X is always the current one.
     """
 
-    def __init__(self, pair: DistillationPair, pretrain_epochs: int, epochs: int) -> None:
+    def __init__(self, pair: DistillationPair, pretrain_epochs: int, epochs: int,
+                 item_counts: torch.Tensor | None = None) -> None:
         self.pair = pair
+        self.item_counts = item_counts  # [|V|+1] training popularity (weights of the code assignment)
         self.model: SessionRecommender = pair.student
         self.module: nn.Module = pair
         self.phases = [(name, n) for name, n in (("pretrain", pretrain_epochs), ("distill", epochs)) if n > 0]
@@ -68,9 +70,21 @@ class DistillTask:
         return self.pair.loss(items, lengths, targets, phase)
 
     def prepare(self) -> None:
-        """Before the first epoch of a fresh run: fit the codes to X (see CodesTable.fit_codes)."""
+        """Before the first epoch of a fresh run: copy the teacher's encoder when the recipe says
+        so, then assign fixed codes from the teacher's table (quantized codes) or fit the codes
+        to X (the paper's codes, see CodesTable.fit_codes)."""
+        if self.pair.config.init_from_teacher:
+            self.pair.copy_teacher_encoder()
+            info("student encoder initialised from the teacher's")
         self.pair.sync_teacher_embeddings()
         table = self.pair.student.items
+        if hasattr(table, "assign_from"):
+            info(f"assigning {table.m} x {table.k} {table.config.structure} codes to {table.n_items:,} items "
+                 f"by k-means on the teacher's table")
+            with torch.no_grad():
+                err = table.assign_from(self.pair.teacher.items.all_embeddings(),
+                                        weights=None if self.item_counts is None else self.item_counts + 1.0)
+            info(f"  relative reconstruction error of the teacher's table: {err:.4f}")
         if hasattr(table, "fit_codes") and table.config.fit_steps:
             info(f"fitting the codes to the teacher's table ({table.config.fit_steps} steps)")
             info(f"  L_mse of the hard codes: {table.fit_codes():.4f} (mean |X|^2 "

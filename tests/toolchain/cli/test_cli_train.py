@@ -25,7 +25,7 @@ def runs(tmp_path_factory):
     r = invoke("train", "teacher", "--data", str(data), "--out", str(root / "teacher"), *TINY)
     assert r.exit_code == 0, r.output
     r = invoke("train", "student", "--data", str(data), "--teacher", str(root / "teacher"),
-               "--out", str(root / "student"), "--M", "2", "--K", "8", "--no-contrastive", *TINY)
+               "--out", str(root / "student"), "--recipe", "paper", "--M", "2", "--K", "8", "--no-contrastive", *TINY)
     assert r.exit_code == 0, r.output
     return root
 
@@ -62,7 +62,7 @@ def test_odrec_matches_the_students_ratio(runs):
 
 def test_sampled_codes_flag(runs, tmp_path):
     r = invoke("train", "student", "--data", str(runs / "data"), "--teacher", str(runs / "teacher"),
-               "--out", str(tmp_path / "s"), "--M", "2", "--K", "16", "--sampled-codes",
+               "--out", str(tmp_path / "s"), "--recipe", "paper", "--M", "2", "--K", "16", "--sampled-codes",
                "--set", "item_table.refresh_every=7", "--pretrain-epochs", "0", *TINY)
     assert r.exit_code == 0, r.output
     table = json.loads((tmp_path / "s" / "config.json").read_text())["item_table"]

@@ -9,6 +9,9 @@ import safetensors.torch
 import torch
 
 from toolchain.cli.train import train_run
+from toolchain.training.build import Deploy
+
+PAPER = Deploy("paper")
 from toolchain.errors import CheckpointError
 from toolchain.evaluation.evaluate import evaluate
 from toolchain.evaluation.popularity import PopularityRecommender
@@ -63,7 +66,8 @@ def test_every_model_trains_and_its_loss_falls(kind, tiny_data, tiny_teacher, tm
 
 def test_student_records_every_term_and_hard_codes(tiny_data, tiny_teacher, tmp_path):
     _, data = tiny_data
-    train_run("student", tmp_path / "s", data=data, preset="tiny", flags=EPOCHS, teacher=tiny_teacher)
+    train_run("student", tmp_path / "s", data=data, preset="tiny", flags=EPOCHS, teacher=tiny_teacher,
+              deploy=PAPER)
     run = RunDir(tmp_path / "s")
     phases = [r["phase"] for r in run.read_metrics() if "phase" in r]
     assert phases == ["pretrain", "distill", "distill"]
@@ -77,7 +81,8 @@ def test_student_records_every_term_and_hard_codes(tiny_data, tiny_teacher, tmp_
 def test_sampled_codes_student_learns(tiny_data, tiny_teacher, tmp_path):
     _, data = tiny_data
     flags = {**EPOCHS, "item_table": {"sampled": True, "sample_rows": 16, "refresh_every": 5}}
-    summary = train_run("student", tmp_path / "s", data=data, preset="tiny", flags=flags, teacher=tiny_teacher)
+    summary = train_run("student", tmp_path / "s", data=data, preset="tiny", flags=flags, teacher=tiny_teacher,
+                        deploy=PAPER)
     run = RunDir(tmp_path / "s")
     assert run.read_config()["item_table"]["sampled"] is True
     rec = losses(run, "rec")
@@ -120,19 +125,24 @@ def final_tensors(run: RunDir) -> dict[str, torch.Tensor]:
     return safetensors.torch.load(weights.read_bytes())
 
 
-@pytest.mark.parametrize("where,sampled", [("step", False), ("commit", False), ("step", True)])
-def test_resume_ends_with_the_same_weights(where, sampled, tiny_data, tiny_teacher, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where,sampled,recipe", [("step", False, "paper"), ("commit", False, "paper"),
+                                                  ("step", True, "paper"), ("step", False, "deployable")])
+def test_resume_ends_with_the_same_weights(where, sampled, recipe, tiny_data, tiny_teacher, tmp_path, monkeypatch):
     _, data = tiny_data
     flags = {"train": {"epochs": 2}, "model": {"dropout": 0.2}}  # dropout and Gumbel noise draw RNG
     if sampled:  # the cached codes' refresh schedule must survive the interruption too
         flags["item_table"] = {"sampled": True, "sample_rows": 8, "refresh_every": 2}
-    train_run("student", tmp_path / "full", data=data, preset="tiny", flags=flags, teacher=tiny_teacher)
+    deploy = Deploy(recipe)
+    kill_epoch = 3 if recipe == "paper" else 2  # the paper's tiny students pretrain for one epoch first
+    train_run("student", tmp_path / "full", data=data, preset="tiny", flags=flags, teacher=tiny_teacher,
+              deploy=deploy)
     with monkeypatch.context() as m:
-        kill_at(m, where, epoch=3, batches=-(-len(tiny_data[0].train) // 32))  # tiny batch size
+        kill_at(m, where, epoch=kill_epoch, batches=-(-len(tiny_data[0].train) // 32))  # tiny batch size
         with pytest.raises(Killed):
-            train_run("student", tmp_path / "cut", data=data, preset="tiny", flags=flags, teacher=tiny_teacher)
+            train_run("student", tmp_path / "cut", data=data, preset="tiny", flags=flags, teacher=tiny_teacher,
+                      deploy=deploy)
     cut = RunDir(tmp_path / "cut")
-    assert cut.latest_checkpoint()[0] == 2  # at most one epoch lost
+    assert cut.latest_checkpoint()[0] == kill_epoch - 1  # at most one epoch lost
     train_run("student", tmp_path / "cut", resume=True)
     full = RunDir(tmp_path / "full")
     a, b = final_tensors(full), final_tensors(cut)

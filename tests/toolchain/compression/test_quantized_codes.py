@@ -1,0 +1,73 @@
+"""Fixed-code tables: assignment from a teacher table, exact storage rounding, LUT scoring."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable, fake_storage
+from toolchain.errors import ConfigError
+
+N_ITEMS, DIM = 300, 12
+
+
+def _teacher_table(seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(N_ITEMS + 1, DIM, generator=g)
+    x[0] = 0
+    return x
+
+
+@pytest.mark.parametrize("structure,m", [("product", 4), ("product", 5), ("residual", 3)])
+def test_more_codes_reconstruct_better(structure, m):
+    x = _teacher_table()
+    errs = []
+    for mm in (1, m):
+        t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=mm, k=16, structure=structure,
+                                                                   codebook_storage="fp32"))
+        errs.append(t.assign_from(x))
+    assert errs[1] < errs[0] < 1.0
+    assert t.codes[0].tolist() == [0] * m and int(t.codes.max()) < 16
+
+
+def test_uneven_subspaces_pad_and_score_like_the_table():
+    x = _teacher_table()
+    t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=5, k=8)).eval()  # d = 3, 3 padded dims
+    t.assign_from(x)
+    assert t.sub == 3 and t.codebooks.shape == (5, 8, 3)
+    theta = torch.randn(4, DIM)
+    lut_scores = t.score(theta)
+    dense = theta @ t.all_embeddings().t()
+    assert torch.allclose(lut_scores[:, 1:], dense[:, 1:], atol=1e-5)
+    assert lut_scores[:, 0].abs().sum() == 0 and t.embed(torch.tensor([0])).abs().sum() == 0
+
+
+@pytest.mark.parametrize("storage", ["fp16", "int8"])
+def test_training_sees_the_stored_codebooks_and_gets_a_gradient(storage):
+    t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=4, k=8, codebook_storage=storage)).train()
+    t.assign_from(_teacher_table())
+    stored = t.stored_codebooks()
+    assert not torch.equal(stored, t.codebooks)  # rounded ...
+    assert torch.equal(fake_storage(stored.detach(), storage), stored.detach())  # ... idempotently
+    t.score(torch.randn(2, DIM)).sum().backward()
+    assert t.codebooks.grad is not None and t.codebooks.grad.abs().sum() > 0
+
+
+def test_popularity_weights_favour_frequent_items():
+    x = _teacher_table(1)
+    counts = torch.ones(N_ITEMS + 1)
+    counts[1:31] = 1000.0  # 30 hot items
+    errs = {}
+    for weighted in (False, True):
+        t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=2, k=16, weighted=weighted,
+                                                                   codebook_storage="fp32"))
+        t.assign_from(x, weights=counts)
+        errs[weighted] = float(((t.all_embeddings()[1:31] - x[1:31]) ** 2).sum())
+    assert errs[True] < errs[False]
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ConfigError, match="structure"):
+        QuantizedCodesConfig(structure="tree")
+    with pytest.raises(ConfigError, match="codebook_storage"):
+        QuantizedCodesConfig(codebook_storage="int4")

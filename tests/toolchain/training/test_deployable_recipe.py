@@ -1,0 +1,100 @@
+"""The deployable recipe: trains the table it freezes, sized to a budget, better than its start."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+from typer.testing import CliRunner
+
+from toolchain.artifact.load import load_artifact
+from toolchain.cli.main import app
+from toolchain.data.pipeline import load_dataset
+from toolchain.evaluation.evaluate import evaluate
+from toolchain.training.build import build_task, load_trained
+from toolchain.training.run_dir import RunDir
+from toolchain.training.spec import RunSpec
+
+runner = CliRunner()
+TINY = ("--preset", "tiny")
+
+
+def _freeze(run, out):
+    r = runner.invoke(app, ["freeze", str(run), "--out", str(out), "--eval-split", "none"])
+    assert r.exit_code == 0, r.output
+    return load_artifact(out)
+
+
+def test_the_final_training_table_is_exactly_the_frozen_one(trained_tiny, tmp_path):
+    spec, trained = load_trained(trained_tiny["deployable"])
+    assert spec.item_table.KIND == "quantized" and spec.deploy["recipe"] == "deployable"
+    bundle, _, frozen = _freeze(trained_tiny["deployable"], tmp_path / "a")
+    assert torch.equal(trained.items.all_embeddings(), frozen.items.all_embeddings())
+    assert torch.equal(trained.items.codes, frozen.items.codes)
+    assert bundle.manifest["freeze"]["encoder_storage"] == "int8"  # the recipe's default
+    assert bundle.parts["encoder"]["tensors"]["readout.w1.weight"]["dtype"] == "int8"
+
+
+def test_the_encoder_starts_as_the_teachers_and_codes_never_move(trained_tiny):
+    run = RunDir(trained_tiny["deployable"])
+    spec = RunSpec.from_dict(run.read_config(), source="test")
+    ds = load_dataset(trained_tiny["data"])
+    task = build_task(spec, ds)
+    task.prepare()
+    student, teacher = task.pair.student, task.pair.teacher
+    assert torch.equal(student.readout.w1.weight, teacher.readout.w1.weight)
+    _, trained = load_trained(run.root)
+    assert torch.equal(task.model.items.codes, trained.items.codes)  # assigned once, kept
+
+
+def test_a_tiny_fine_tune_beats_its_post_training_start(trained_tiny, tmp_path):
+    out = tmp_path / "s"
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out", str(out),
+                            "--M", "2", "--K", "8", "--epochs", "3", *TINY])
+    assert r.exit_code == 0, r.output
+    spec = RunSpec.from_dict(RunDir(out).read_config(), source="test")
+    ds = load_dataset(trained_tiny["data"])
+    task = build_task(spec, ds)
+    task.prepare()  # the post-training-quantized start: teacher encoder over k-means codes
+    start = evaluate(task.model.eval(), ds.valid)["NDCG@10"]
+    best = json.loads((out / "best.json").read_text())["valid"]["NDCG@10"]
+    assert best > start, (start, best)  # measured: 26.1 -> 27.2 NDCG@10 (%)
+
+
+def test_budget_and_ratio_size_the_student_and_the_artifact_fits(trained_tiny, tmp_path):
+    out = tmp_path / "s"
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out", str(out),
+                            "--ratio", "3", "--epochs", "1", *TINY])
+    assert r.exit_code == 0, r.output
+    deploy = json.loads((out / "config.json").read_text())["deploy"]
+    bundle, _, _ = _freeze(out, tmp_path / "a")
+    on_disk = sum(p.stat().st_size for p in (tmp_path / "a").iterdir() if p.name not in ("manifest.json", "vocab.json"))
+    assert bundle.manifest["deployed_bytes"] == on_disk <= deploy["budget_bytes"]
+    m = json.loads((out / "config.json").read_text())["item_table"]["m"]
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out",
+                            str(tmp_path / "b"), "--budget", str(on_disk - 1), "--epochs", "1", *TINY])
+    assert r.exit_code == 0, r.output  # one byte less: one code fewer per item
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["item_table"]["m"] == m - 1
+
+
+def test_an_unmeetable_budget_names_the_smallest_one(trained_tiny, tmp_path):
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out",
+                            str(tmp_path / "s"), "--budget", "1KiB", *TINY])
+    assert r.exit_code != 0
+    assert "below the smallest student" in r.output and "raise the budget to at least" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_paper_recipe_flags_and_mixups(trained_tiny, tmp_path):
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out",
+                            str(tmp_path / "s"), "--eta", "0.5", *TINY])
+    assert r.exit_code != 0 and "--recipe paper" in r.output
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out",
+                            str(tmp_path / "p"), "--recipe", "paper", "--eta", "0.5", "--epochs", "1", *TINY])
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((tmp_path / "p" / "config.json").read_text())
+    assert cfg["item_table"]["kind"] == "codes" and cfg["item_table"]["eta"] == 0.5
+    assert cfg["deploy"]["recipe"] == "paper" and cfg["deploy"]["encoder_storage"] == "fp32"
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out",
+                            str(tmp_path / "q"), "--recipe", "paper", "--ratio", "30", *TINY])
+    assert r.exit_code != 0 and "deployable" in r.output

@@ -1,0 +1,77 @@
+"""Sizing a student to a byte budget: the most codes per item whose artifact still fits.
+
+The budget counts what the device holds, exactly as :func:`toolchain.artifact.freeze.deployed_bytes`
+counts a frozen artifact's parts: the code matrix, the codebooks in their storage dtype, the
+encoder in its storage dtype (with int8's per-row scales) and the file headers. The count is
+taken on an untrained model of the candidate shape, so it is the frozen artifact's byte for
+byte (sizes depend on shapes and dtypes, never on values).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from toolchain.artifact.budget import human
+from toolchain.artifact.freeze import FreezeOptions, deployed_bytes
+from toolchain.artifact.quantize import FloatStorage
+from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
+from toolchain.errors import UsageError
+from toolchain.models.base import SessionRecommender
+from toolchain.models.sasrec import SASRec, SASRecConfig
+
+
+@dataclass(frozen=True)
+class Fit:
+    table: QuantizedCodesConfig
+    bytes: dict[str, int]  # {part: bytes, "total": ...}
+
+
+def student_bytes(n_items: int, model: SASRecConfig, table: QuantizedCodesConfig,
+                  encoder_storage: FloatStorage) -> dict[str, int]:
+    """Deployed bytes of a student of this shape (see module doc)."""
+    student = SASRec(n_items, model, items=QuantizedCodesTable(n_items, model.dim, table))
+    return deployed_bytes(student, FreezeOptions(encoder_storage=encoder_storage))
+
+
+def teacher_bytes(teacher: SessionRecommender) -> int:
+    """The teacher's deployed bytes (fp32 everything): what ``--ratio`` divides."""
+    return deployed_bytes(teacher)["total"]
+
+
+def fit_table(n_items: int, model: SASRecConfig, base: QuantizedCodesConfig, budget: int,
+              encoder_storage: FloatStorage, m_given: bool = False) -> Fit:
+    """The table config with the largest M (codes per item) whose student fits ``budget`` bytes.
+
+    With ``m_given`` the config's own M is kept and only checked. A budget that not even M = 1
+    meets is a :class:`UsageError` naming the smallest feasible budget and what takes it."""
+    def size(m: int) -> dict[str, int]:
+        return student_bytes(n_items, model, base.replace(m=m), encoder_storage)
+
+    if m_given:
+        got = size(base.m)
+        if got["total"] > budget:
+            raise UsageError(f"a student with M = {base.m} needs {got['total']:,} bytes ({human(got['total'])}), "
+                             f"over the budget of {budget:,} ({human(budget)})",
+                             hint="drop --M to let the budget choose it, or raise the budget")
+        return Fit(base, got)
+    hi_m = model.dim if base.structure == "product" else 4096
+    smallest = size(1)
+    if smallest["total"] > budget:
+        enc = smallest["encoder"]
+        raise UsageError(f"the budget of {budget:,} bytes ({human(budget)}) is below the smallest student: "
+                         f"{smallest['total']:,} bytes ({human(smallest['total'])}) with one code per item "
+                         f"(encoder {enc:,} bytes as {encoder_storage.value}, codebooks {smallest['codebooks']:,}, "
+                         f"codes {smallest['codes']:,})",
+                         hint=f"raise the budget to at least {human(smallest['total'])}"
+                              + (", or store the encoder as int8 (--encoder-dtype int8)"
+                                 if encoder_storage != FloatStorage.int8 else ""))
+    lo, hi = 1, hi_m  # invariant: size(lo) fits; bytes grow with M
+    if size(hi)["total"] <= budget:
+        lo = hi
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if size(mid)["total"] <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return Fit(base.replace(m=lo), size(lo))

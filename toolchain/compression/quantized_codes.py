@@ -1,0 +1,202 @@
+"""Fixed integer codes + trainable codebooks: the deployable student's item table (ours).
+
+Item v has a code C_v in [0, K)^M, assigned once from the teacher's table X by k-means and
+then kept; only the codebooks (and the encoder around them) train. Two structures:
+
+* ``product`` (product quantization): the N dimensions are cut into M consecutive
+  subspaces of d = ceil(N / M) dimensions (the last one zero-padded when M does not divide
+  N); codebook m holds K vectors of d dimensions and e_v = [E_1[C_v^1], ..., E_M[C_v^M]].
+  Codebook storage is K * M * d, about K * N, whatever M is: the bits per item grow with M
+  at almost no codebook cost.
+* ``residual``: each codebook holds K full N-dimensional vectors, e_v = sum_m E_m[C_v^m]
+  (the compositional form of EODRec Eq. 12), codes assigned by k-means on successive
+  residuals. Codebook storage grows with M (M * K * N).
+
+Scoring is the same look-up-table trick for both (brief section 2): the table
+t[m, j] = theta_m . E_m[j] (product: theta's m-th subspace; residual: all of theta) is
+[M, K], and item v's score is sum_m t[m, C_v^m]. Nothing of size |V| x N is built at
+inference; training builds the table's vectors to score with one matrix product, which is
+cheaper to differentiate than M gathers of |V| entries per session.
+
+**What trains is what ships.** Codes never change after assignment, and the codebooks are
+seen in every forward pass exactly as the artifact will store them (``codebook_storage``:
+fp32, fp16, or int8 with a per-vector scale, rounded with a straight-through gradient), so
+the table validated during training is bit for bit the frozen one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import nn
+
+from toolchain.artifact.packing import smallest_uint
+from toolchain.compression.item_table import ITEM_TABLES, ItemTable, uniform_
+from toolchain.compression.kmeans import kmeans
+from toolchain.config import Config, check_positive
+from toolchain.errors import InternalError
+
+STRUCTURES = ("product", "residual")
+STORAGES = ("fp32", "fp16", "int8")
+
+
+def fake_storage(x: torch.Tensor, storage: str) -> torch.Tensor:
+    """``x`` [..., d] rounded as it will be stored (see module doc), straight-through gradient."""
+    if storage == "fp32":
+        return x
+    if storage == "fp16":
+        q = x.detach().half().float()
+    else:
+        scale = (x.detach().abs().amax(-1, keepdim=True) / 127.0)
+        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+        q = torch.clamp(torch.round(x.detach() / scale), -127, 127) * scale
+    return x + (q - x).detach()
+
+
+def storage_bytes_of(numel: int, rows: int, storage: str) -> int:
+    """Bytes of ``numel`` floats stored as ``storage`` (int8 adds a fp32 scale per row)."""
+    return {"fp32": 4 * numel, "fp16": 2 * numel, "int8": numel + 4 * rows}[storage]
+
+
+@dataclasses.dataclass
+class QuantizedCodesConfig(Config):
+    """m: codes per item; k: vectors per codebook (codes take ceil(log2 k) bits);
+    structure: product | residual; codebook_storage: fp32 | fp16 | int8 (how the artifact
+    stores the codebooks, and so what training sees); kmeans_iters: Lloyd iterations of the
+    code assignment; weighted: weight items by training popularity when assigning codes."""
+
+    KIND = "quantized"
+
+    m: int = 8
+    k: int = 256
+    structure: str = "product"
+    codebook_storage: str = "fp16"
+    kmeans_iters: int = 25
+    weighted: bool = True
+
+    def problems(self) -> list[str]:
+        problems: list[str] = []
+        check_positive(problems, m=self.m)
+        if not 2 <= self.k <= 65536:
+            problems.append(f"k must be in 2..65536 (vectors per codebook), got {self.k}")
+        if self.structure not in STRUCTURES:
+            problems.append(f"structure must be one of {', '.join(STRUCTURES)}, got {self.structure!r}")
+        if self.codebook_storage not in STORAGES:
+            problems.append(f"codebook_storage must be one of {', '.join(STORAGES)}, got {self.codebook_storage!r}")
+        if self.kmeans_iters < 0:
+            problems.append(f"kmeans_iters must be >= 0, got {self.kmeans_iters}")
+        return problems
+
+    @classmethod
+    def tiny(cls) -> QuantizedCodesConfig:
+        return cls(m=4, k=16, kmeans_iters=10)
+
+
+@ITEM_TABLES.register("quantized")
+class QuantizedCodesTable(ItemTable):
+    """Fixed codes [|V|+1, M] + codebooks; see the module doc for shapes and scoring."""
+
+    config_class = QuantizedCodesConfig
+
+    def __init__(self, n_items: int, dim: int, config: QuantizedCodesConfig | None = None) -> None:
+        super().__init__(n_items, dim)
+        self.config = c = config or QuantizedCodesConfig()
+        self.m, self.k = c.m, c.k
+        self.product = c.structure == "product"
+        if self.product and c.m > dim:
+            raise InternalError(f"product codes need m <= dim ({c.m} > {dim})")
+        self.sub = math.ceil(dim / c.m) if self.product else dim  # d: dimensions per codebook
+        self.codebooks = nn.Parameter(uniform_(torch.empty(c.m, c.k, self.sub)))  # [M, K, d]
+        self.register_buffer("codes", torch.zeros(n_items + 1, c.m, dtype=torch.long))  # [|V|+1, M]
+        self.register_buffer("_offsets", torch.arange(c.m) * c.k, persistent=False)
+        not_padding = torch.ones(n_items + 1)
+        not_padding[0] = 0.0
+        self.register_buffer("_not_padding", not_padding, persistent=False)
+
+    # ------------------------------------------------------------------ assignment
+    @torch.no_grad()
+    def assign_from(self, x: torch.Tensor, weights: torch.Tensor | None = None, seed: int = 0) -> float:
+        """Codes and initial codebooks from the teacher's table ``x`` [|V|+1, N] (row 0 padding)
+        by k-means (``weights`` [|V|+1] per item, used when the config says ``weighted``).
+        Returns the relative reconstruction error sum ||e_v - x_v||^2 / sum ||x_v||^2."""
+        if tuple(x.shape) != (self.n_items + 1, self.dim):
+            raise InternalError(f"teacher table has shape {tuple(x.shape)}, expected {(self.n_items + 1, self.dim)}")
+        rows = x[1:].detach().float().cpu()
+        w = weights[1:].float().cpu() if (weights is not None and self.config.weighted) else None
+        k = min(self.k, rows.shape[0])
+        books = torch.zeros(self.m, self.k, self.sub)
+        codes = torch.zeros(self.n_items + 1, self.m, dtype=torch.long)
+        if self.product:
+            padded = nn.functional.pad(rows, (0, self.m * self.sub - self.dim))
+            parts = padded.view(-1, self.m, self.sub)
+            for m in range(self.m):
+                c, a = kmeans(parts[:, m], k, self.config.kmeans_iters, w, seed + m)
+                books[m, :k], codes[1:, m] = c, a
+        else:
+            resid = rows.clone()
+            for m in range(self.m):
+                c, a = kmeans(resid, k, self.config.kmeans_iters, w, seed + m)
+                books[m, :k], codes[1:, m] = c, a
+                resid -= c[a]
+        self.codebooks.copy_(books.to(self.codebooks.device))
+        self.codes.copy_(codes.to(self.codes.device))
+        rec = self.embed(torch.arange(1, self.n_items + 1, device=self.codes.device)).cpu()
+        return float(((rec - rows) ** 2).sum() / (rows ** 2).sum().clamp_min(1e-12))
+
+    def hard_codes(self) -> torch.Tensor:
+        """The integer codes, int64 [|V|+1, M] in [0, K) (row 0 is padding)."""
+        return self.codes.detach().clone()
+
+    def code_matrix(self) -> torch.Tensor:
+        return self.codes
+
+    def stored_codebooks(self) -> torch.Tensor:
+        """The codebooks as the artifact stores them [M, K, d] (gradient straight through)."""
+        return fake_storage(self.codebooks, self.config.codebook_storage)
+
+    # ------------------------------------------------------------------ ItemTable interface
+    def embed(self, ids: torch.Tensor) -> torch.Tensor:
+        """ids [...] -> [..., N] (id 0 -> zeros)."""
+        books = self.stored_codebooks().reshape(-1, self.sub)
+        rows = nn.functional.embedding(self.codes[ids] + self._offsets, books)  # [..., M, d]
+        vec = rows.flatten(-2)[..., : self.dim] if self.product else rows.sum(-2)
+        return vec * (ids != 0).unsqueeze(-1).to(vec.dtype)
+
+    def all_embeddings(self) -> torch.Tensor:
+        return self.embed(torch.arange(self.n_items + 1, device=self.codes.device))
+
+    def lookup_table(self, theta: torch.Tensor) -> torch.Tensor:
+        """t [B, M, K] with t[b, m, j] = theta_b(m) . E_m[j] for theta [B, N]."""
+        books = self.stored_codebooks()
+        if self.product:
+            t = nn.functional.pad(theta, (0, self.m * self.sub - self.dim)).view(-1, self.m, self.sub)
+            return torch.einsum("bmd,mkd->bmk", t, books)
+        return (theta @ books.reshape(-1, self.dim).t()).view(-1, self.m, self.k)
+
+    def score(self, theta: torch.Tensor) -> torch.Tensor:
+        """theta [B, N] -> [B, |V|+1] (column 0 is 0). Training: one product with the table's
+        vectors; eval: look-up table + M gathers (the same numbers up to float rounding)."""
+        if self.training:
+            return nn.functional.linear(theta, self.all_embeddings())
+        lut = self.lookup_table(theta).reshape(theta.shape[0], -1)  # [B, M*K]
+        flat = self.codes + self._offsets
+        scores = lut.index_select(1, flat[:, 0])
+        for m in range(1, self.m):
+            scores = scores + lut.index_select(1, flat[:, m])
+        return scores * self._not_padding
+
+    # ------------------------------------------------------------------ size
+    def codes_bytes(self) -> int:
+        """The code matrix as the device holds it: [|V|+1, M] in the smallest unsigned dtype."""
+        return (self.n_items + 1) * self.m * smallest_uint(self.k).itemsize
+
+    def storage_bytes(self) -> int:
+        """Deployed bytes: the code matrix + codebooks in their storage dtype."""
+        return self.codes_bytes() + storage_bytes_of(self.codebooks.numel(), self.m * self.k,
+                                                     self.config.codebook_storage)
+
+    def compression_ratio(self) -> float:
+        """Stored numbers as Eq. (13) counts them: |V| N / (codebook entries + |V| M)."""
+        return self.n_items * self.dim / (self.codebooks.numel() + self.n_items * self.m)
