@@ -5,13 +5,17 @@ bytes counted as the device holds them (the artifact's parts: codes, codebooks, 
 vocabulary, which maps ids back to raw item ids outside the model, is not counted):
 
 * ``teacher``: the teacher run, frozen in fp32 (the 100% line and the bytes ratios divide);
-* ``ptq:STRUCTURE:MxK[:uniform][:ENC]``: post-training quantization, no training at all: the
-  teacher's encoder (stored as ENC, default int8) over its table quantized to M x K codes by
-  k-means (popularity-weighted unless ``uniform``); cheap, and the floor a trained student
-  starts from;
+* ``ptq:STRUCTURE:MxK[:uniform][:euclidean][:ENC]``: post-training quantization, no training:
+  the teacher's encoder (stored as ENC, default int8) over its table quantized to M x K codes
+  by k-means (popularity-weighted unless ``uniform``; score-aware, in the metric of the
+  teacher's training-session vectors, unless ``euclidean``); cheap, and exactly where a
+  deployable student starts;
 * ``--runs``: trained runs (deployable and paper students, OD-Rec, baselines), frozen with
   their own defaults; the training time per run comes from its summary.json;
-* the popularity recommender (0 bytes: it needs only a ranked list, not counted).
+* the popularity recommender (0 bytes: it needs only a ranked list, not counted);
+* ``--reference FILE:NAME,...``: rows of an earlier ``paper_tables.py`` result (e.g. the paper's
+  student and OD-Rec, whose training takes hours here), shown beside the measured points with
+  their own teacher's score, never on the Pareto front.
 
 With ``--latency`` every point's ExecuTorch export (odtool kernels) is timed on the host, one
 thread pinned, over real session lengths: more codes per item is more look-ups. The Pareto
@@ -39,51 +43,65 @@ METRICS = ("P@10", "NDCG@10")
 
 
 def parse_ptq(spec: str) -> dict:
-    """'product:8x256[:uniform][:fp16]' -> {structure, m, k, weighted, encoder}."""
+    """'product:8x256[:uniform][:euclidean][:fp16]' -> {structure, m, k, weighted, metric, encoder}."""
     parts = spec.strip().split(":")
     if len(parts) < 2 or parts[0] not in ("product", "residual"):
-        raise SystemExit(f"--ptq {spec!r}: expected product|residual:MxK[:uniform][:fp32|fp16|int8]")
+        raise SystemExit(f"--ptq {spec!r}: expected product|residual:MxK[:uniform][:euclidean][:fp32|fp16|int8]")
     m, k = (int(v) for v in parts[1].lower().split("x"))
     extra = parts[2:]
     enc = next((e for e in extra if e in ("fp32", "fp16", "int8")), "int8")
-    return {"structure": parts[0], "m": m, "k": k, "weighted": "uniform" not in extra, "encoder": enc}
+    return {"structure": parts[0], "m": m, "k": k, "weighted": "uniform" not in extra,
+            "metric": "euclidean" if "euclidean" in extra else "sessions", "encoder": enc}
 
 
-def ptq_model(teacher, counts, p: dict, seed: int = 0):
+def ptq_model(teacher, counts, p: dict, sessions, seed: int = 0):
     """The teacher's encoder over its table quantized as ``p`` (see module doc)."""
     import torch
 
     from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
     from toolchain.models.sasrec import SASRec
 
-    cfg = QuantizedCodesConfig(m=p["m"], k=p["k"], structure=p["structure"], weighted=p["weighted"])
+    cfg = QuantizedCodesConfig(m=p["m"], k=p["k"], structure=p["structure"], weighted=p["weighted"],
+                               metric=p["metric"])
     student = SASRec(teacher.items.n_items, teacher.config, items=QuantizedCodesTable(teacher.items.n_items,
                                                                                       teacher.config.dim, cfg))
     own = {k: v for k, v in teacher.state_dict().items() if not k.startswith("items.")}
     student.load_state_dict(own, strict=False)
     with torch.no_grad():
-        err = student.items.assign_from(teacher.items.all_embeddings(), weights=counts + 1.0, seed=seed)
+        err = student.items.assign_from(teacher.items.all_embeddings(), weights=counts + 1.0, seed=seed,
+                                        sessions=sessions if p["metric"] == "sessions" else None)
     return student.eval(), cfg, err
 
 
 def measure(name: str, model, spec, ds, storage: str, work: Path, args, extra: dict) -> dict:
-    """Freeze, load back, score on test; optionally export + time. One row of the frontier."""
+    """Freeze, load back, score on test; optionally export + time. One row of the frontier.
+
+    Rows are cached in ``args.cache`` by the frozen artifact's checksums: a second run (say
+    with ``--latency`` on a quiet machine) re-measures only what it lacks."""
     from toolchain.artifact.freeze import FreezeOptions, freeze_model
     from toolchain.artifact.load import load_artifact
     from toolchain.artifact.quantize import FloatStorage
+    from toolchain.atomic import atomic_write_json
     from toolchain.evaluation.evaluate import evaluate
 
     out = work / name.replace(":", "_")
     freeze_model(model, spec, ds.vocab, out, FreezeOptions(encoder_storage=FloatStorage(storage)))
     bundle, _, frozen = load_artifact(out)
-    t0 = time.perf_counter()
-    metrics = evaluate(frozen, ds.test, description=f"testing {name}")
-    row = {"name": name, "bytes": bundle.manifest["deployed_bytes"],
-           "parts": {k: p["bytes"] for k, p in bundle.parts.items() if k != "vocab"},
-           "encoder_storage": storage, **{m: metrics[m] for m in METRICS}, "eval_seconds": time.perf_counter() - t0,
-           **extra}
-    if args.latency:
+    key = "|".join(f"{k}:{p['sha256']}" for k, p in sorted(bundle.parts.items()))
+    cache = json.loads(args.cache.read_text()) if args.cache.is_file() else {}
+    row = cache.get(key)
+    if row is None:
+        t0 = time.perf_counter()
+        metrics = evaluate(frozen, ds.test, description=f"testing {name}")
+        row = {"name": name, "bytes": bundle.manifest["deployed_bytes"],
+               "parts": {k: p["bytes"] for k, p in bundle.parts.items() if k != "vocab"},
+               "encoder_storage": storage, **{m: metrics[m] for m in METRICS},
+               "eval_seconds": time.perf_counter() - t0}
+    row.update(extra)
+    if args.latency and "p50_us" not in row:
         row.update(latency(frozen, spec, storage, out, args))
+    cache[key] = row
+    atomic_write_json(args.cache, cache)
     print(f"{name:40s} {row['bytes']:>12,} B  P@10 {100 * row['P@10']:6.2f}  NDCG@10 {100 * row['NDCG@10']:6.2f}"
           + (f"  p50 {row['p50_us']:.1f} us" if "p50_us" in row else ""), flush=True)
     return row
@@ -110,10 +128,26 @@ def latency(model, spec, storage: str, out: Path, args) -> dict:
 
 
 def pareto(rows: list[dict]) -> None:
-    """Mark rows no other row beats on bytes and P@10 at once."""
+    """Mark measured rows no other measured row beats on bytes and P@10 at once."""
+    measured = [r for r in rows if r["group"] != "reference"]
     for r in rows:
-        r["pareto"] = not any(o is not r and o["bytes"] <= r["bytes"] and o["P@10"] >= r["P@10"]
-                              and (o["bytes"] < r["bytes"] or o["P@10"] > r["P@10"]) for o in rows)
+        r["pareto"] = r["group"] != "reference" and not any(
+            o is not r and o["bytes"] <= r["bytes"] and o["P@10"] >= r["P@10"]
+            and (o["bytes"] < r["bytes"] or o["P@10"] > r["P@10"]) for o in measured)
+
+
+def reference_rows(spec: str) -> list[dict]:
+    """'results.json:name,name' -> rows (their P@10 / NDCG@10 as % of their own teacher)."""
+    path, _, names = spec.partition(":")
+    data = json.loads(Path(path).read_text())
+    teacher = data["test"]["teacher"]
+    rows = []
+    for name in names.split(","):
+        t, size = data["test"][name], data["sizes"][name]
+        rows.append({"name": f"ref:{name}", "group": "reference", "bytes": size["model_bytes"],
+                     **{m: t[m] for m in METRICS}, "own_teacher": {m: teacher[m] for m in METRICS},
+                     "source": path})
+    return rows
 
 
 def report(rows: list[dict], teacher: dict, pop: dict, args) -> None:
@@ -127,9 +161,14 @@ def report(rows: list[dict], teacher: dict, pop: dict, args) -> None:
     for r in sorted(rows, key=lambda r: r["bytes"]):
         lat = f"{r['p50_us']:.1f}" if "p50_us" in r else ""
         tm = f"{r['train_seconds'] / 60:.1f}" if r.get("train_seconds") else ""
+        ref = r.get("own_teacher", teacher)
         md.append(f"| {r['name']} | {r['bytes']:,} | {teacher['bytes'] / r['bytes']:.1f} | {100 * r['P@10']:.2f} | "
-                  f"{100 * r['P@10'] / teacher['P@10']:.1f} | {100 * r['NDCG@10']:.2f} | "
-                  f"{100 * r['NDCG@10'] / teacher['NDCG@10']:.1f} | {lat} | {tm} | {'*' if r['pareto'] else ''} |")
+                  f"{100 * r['P@10'] / ref['P@10']:.1f} | {100 * r['NDCG@10']:.2f} | "
+                  f"{100 * r['NDCG@10'] / ref['NDCG@10']:.1f} | {lat} | {tm} | {'*' if r['pareto'] else ''} |")
+    if any(r["group"] == "reference" for r in rows):
+        md += ["", "ref: rows come from an earlier run (their own teacher: % is of that teacher's metric; their bytes "
+                   "count the paper student's codes bit-packed and its encoder fp32): "
+                   + ", ".join(sorted({r['source'] for r in rows if r['group'] == 'reference'})) + "."]
     stem = f"frontier_{args.name}"
     md += ["", f"![frontier]({stem}.png)"]
     plot(rows, teacher, pop, args.out / f"{stem}.png")
@@ -145,7 +184,7 @@ def plot(rows: list[dict], teacher: dict, pop: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
-    for group, marker in (("ptq", "o"), ("run", "s"), ("teacher", "*")):
+    for group, marker in (("ptq", "o"), ("run", "s"), ("teacher", "*"), ("reference", "x")):
         pts = [r for r in rows if r["group"] == group]
         ax.scatter([r["bytes"] for r in pts], [100 * r["P@10"] for r in pts], marker=marker, label=group, s=40)
         for r in pts:
@@ -172,6 +211,8 @@ def main() -> None:
     ap.add_argument("--teacher", required=True, help="trained teacher run")
     ap.add_argument("--ptq", default="", help="comma-separated PTQ points (see module doc)")
     ap.add_argument("--runs", nargs="*", default=[], help="trained runs to include")
+    ap.add_argument("--reference", action="append", default=[],
+                    help="rows of an earlier paper_tables result: FILE.json:NAME,NAME (see module doc)")
     ap.add_argument("--name", default="dataset")
     ap.add_argument("--latency", action="store_true", help="time each point's ExecuTorch export on the host")
     ap.add_argument("--sessions", type=int, default=200)
@@ -180,7 +221,10 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="measured rows, reused when the same artifact comes again (default: OUT/frontier_NAME.cache.json)")
     args = ap.parse_args()
+    args.cache = args.cache or args.out / f"frontier_{args.name}.cache.json"
 
     import torch
 
@@ -193,7 +237,10 @@ def main() -> None:
     ds = load_dataset(args.data)
     args.n_items = ds.n_items
     counts = torch.from_numpy(ds.item_counts.astype("float32"))
+    from toolchain.evaluation.evaluate import session_vectors
+
     tspec, teacher = load_trained(args.teacher, ds.n_items)
+    sessions = session_vectors(teacher, ds.train)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="odt-frontier-") as tmp:
         work = Path(tmp)
@@ -201,7 +248,7 @@ def main() -> None:
         rows.append(t)
         for spec_text in [s for s in args.ptq.split(",") if s.strip()]:
             p = parse_ptq(spec_text)
-            model, cfg, err = ptq_model(teacher, counts, p)
+            model, cfg, err = ptq_model(teacher, counts, p, sessions)
             spec = tspec.__class__(**{**tspec.__dict__, "kind": "student", "item_table": cfg})
             rows.append(measure(f"ptq:{spec_text}", model, spec, ds, p["encoder"], work, args,
                                 {"group": "ptq", "reconstruction_error": err}))
@@ -216,6 +263,8 @@ def main() -> None:
                                 {"group": "run", "train_seconds": seconds, "best_epoch": summary.get("best_epoch"),
                                  "table": spec.item_table.to_dict() if spec.item_table else {"kind": "full"}}))
     pop = evaluate(PopularityRecommender.fit(ds), ds.test)
+    for ref in args.reference:
+        rows.extend(reference_rows(ref))
     pareto(rows)
     report(rows, t, {m: pop[m] for m in METRICS}, args)
 

@@ -1,13 +1,15 @@
-"""Host inference latency of the student, the teacher and OD-Rec in every export format.
+"""Host inference latency of the students, the teacher and OD-Rec in every export format.
 
-Tmall scale by default (|V| = 40,728, N = 128, M = 4, K = 32, 1 layer, 1 head, max length 50,
-top-20), batch 1, one thread pinned to one core, real session lengths (drawn from a dataset's
-test split), initialised weights (timing does not depend on their values). Every artifact
-runs through the same harness: the native ExecuTorch runner for .pte, the Python runners
-(onnxruntime, torch's lite interpreter) for .onnx and .ptl, each in its own process.
+Tmall scale by default (|V| = 40,728, N = 128, 1 layer, 1 head, max length 50, top-20; the
+student is the deployable one ``--ratio 30`` gives there, M = 11, K = 256 score-aware product
+codes with an int8 encoder; the paper student M = 4, K = 32), batch 1, one thread pinned to
+one core, real session lengths (drawn from a dataset's test split), initialised weights
+(timing does not depend on their values). Every artifact runs through the same harness: the
+native ExecuTorch runner for .pte, the Python runners (onnxruntime, torch's lite
+interpreter) for .onnx and .ptl, each in its own process.
 
-The student's .pte is exported twice: with odtool's fused ``code_topk`` kernel and with
-ExecuTorch's own kernels only ("portable").
+Each student's .pte is exported twice: with odtool's kernels (``lut_topk`` / ``code_topk``,
+``linear_w8``) and with ExecuTorch's own kernels only ("portable").
 
     python benchmarks/inference_host.py                     # Tmall scale, writes benchmarks/results/
     python benchmarks/inference_host.py --preset retailrocket --sessions 100
@@ -37,7 +39,7 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=20)
     ap.add_argument("--data", default=None, help="dataset whose test split gives the session lengths")
     ap.add_argument("--formats", default="executorch,torchscript,onnx")
-    ap.add_argument("--models", default="student,teacher,odrec")
+    ap.add_argument("--models", default="student,paper-student,teacher,odrec")
     ap.add_argument("--out", type=Path, default=None, help="results directory (default benchmarks/results)")
     args = ap.parse_args()
 
@@ -47,7 +49,7 @@ def main() -> None:
     from export.graphs.base import GraphOptions, Kernels
     from export.parity import random_sessions as check_sessions
     from export.pipeline import export_model
-    from toolchain.models.scale_presets import build_at_scale, get_scale
+    from toolchain.models.scale_presets import build_at_scale, encoder_storage_at_scale, get_scale
 
     scale = get_scale(args.preset)
     formats = args.formats.split(",")
@@ -61,12 +63,14 @@ def main() -> None:
         checks = check_sessions(scale.n_items, args.max_len, 8, seed=2)
         for kind in args.models.split(","):
             model = build_at_scale(kind, scale)
-            variants = [(kind, Kernels.odtool if kind == "student" else Kernels.portable, formats)]
-            if kind == "student" and "executorch" in formats:
-                variants.append(("student-portable", Kernels.portable, ["executorch"]))
+            student = kind in ("student", "paper-student")
+            variants = [(kind, Kernels.odtool if student else Kernels.portable, formats)]
+            if student and "executorch" in formats:
+                variants.append((f"{kind}-portable", Kernels.portable, ["executorch"]))
+            storage = encoder_storage_at_scale(kind)
             for name, kernels, fmts in variants:
-                results = export_model(model, name, fmts, work / name, GraphOptions(args.max_len, args.top_k, kernels),
-                                       checks)
+                results = export_model(model, name, fmts, work / name,
+                                       GraphOptions(args.max_len, args.top_k, kernels, encoder_storage=storage), checks)
                 for r in results:
                     trim = bool(r.graph.get("dynamic_length"))
                     run = host.run(r.path, sessions_file, threads=1, warmup=args.warmup, repeat=args.repeat,
@@ -83,7 +87,8 @@ def main() -> None:
 def report(args, scale, lengths, rows: list[dict]) -> None:
     by = {(r["model"], r["format"]): r for r in rows}
     md = header(f"Host inference latency, {scale.name} scale")
-    md += [f"|V| = {scale.n_items:,}, N = {scale.dim}, M = {scale.codes.m}, K = {scale.codes.k}, "
+    md += [f"|V| = {scale.n_items:,}, N = {scale.dim}; student M = {scale.deployable.m}, K = {scale.deployable.k} "
+           f"{scale.deployable.structure} codes, int8 encoder; paper student M = {scale.codes.m}, K = {scale.codes.k}; "
            f"{scale.sasrec.layers} layer, {scale.sasrec.heads} head(s), max length {args.max_len}, top-{args.top_k}; "
            f"batch 1, 1 thread pinned to CPU {args.core}; {args.sessions} sessions x {args.repeat} timed passes "
            f"(mean session length {lengths.mean():.2f}); initialised weights.", "",

@@ -100,7 +100,7 @@ def sizes(work: Path, names: list[str], n_items: int) -> dict[str, dict]:
     for name in names:
         spec, model = load_trained(work / name, n_items)
         out[name] = {"kind": spec.kind, "item_table": spec.table_kind,
-                     **size_report(model, reference_teacher(spec, n_items))}
+                     **size_report(model, reference_teacher(spec, n_items), spec.deploy.get("encoder_storage", "fp32"))}
     return out
 
 
@@ -290,12 +290,13 @@ def main() -> None:
     grid = [mk(c, "--grid") for c in args.grid.split(",") if c]
     for cell in [(m3, k3, False)] + [c for c in grid if c != (m3, k3, False)]:
         m, k, sampled = cell
-        jobs.append(Job(cell_name(cell), "student", student_common + ["--M", str(m), "--K", str(k)]
+        jobs.append(Job(cell_name(cell), "student", student_common + ["--recipe", "paper", "--M", str(m), "--K", str(k)]
                         + (["--sampled-codes"] if sampled else []), True))
     for ab in [a for a in args.ablations.split(",") if a]:
         if ab not in ABLATIONS:
             ap.error(f"--ablations: unknown {ab!r}; choose from {', '.join(ABLATIONS)}")
-        jobs.append(Job(ab, "student", student_common + ["--M", str(m3), "--K", str(k3)] + ABLATIONS[ab], True))
+        jobs.append(Job(ab, "student", student_common + ["--recipe", "paper", "--M", str(m3), "--K", str(k3)]
+                        + ABLATIONS[ab], True))
     baselines = [Job(b, b, single) for b in args.baselines.split(",") if b]
 
     if not args.no_odrec:

@@ -18,7 +18,7 @@ from android_harness.bench.run import Cell
 from toolchain.atomic import atomic_write_json, atomic_write_text
 
 NAMES = {"gru4rec": "GRU4Rec", "narm": "NARM", "stamp": "STAMP", "srgnn": "SR-GNN", "odrec": "OD-Rec",
-         "teacher": "Teacher", "student": "Student"}
+         "teacher": "Teacher", "student": "Student", "paper-student": "Paper student"}
 
 
 def _cell(cells: list[Cell], row: str, model: str, fmt: str) -> Cell | None:

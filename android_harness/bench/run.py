@@ -57,11 +57,13 @@ def _model_for(row: Row, kind: str):
             raise OdtoolError(f"no artifact for {kind} in {row.artifacts} (expected {path})",
                               hint=f"odtool freeze runs/{kind} --out {path}")
         bundle, spec, model = load_artifact(path)
-        return model, {"artifact": str(path), "kind": spec.kind, "total_bytes": bundle.manifest.get("total_bytes")}
+        return model, {"artifact": str(path), "kind": spec.kind, "total_bytes": bundle.manifest.get("total_bytes"),
+                       "encoder_storage": bundle.manifest.get("freeze", {}).get("encoder_storage", "fp32")}
     import toolchain.models  # noqa: F401 - registers the baselines
-    from toolchain.models.scale_presets import build_at_scale, get_scale
+    from toolchain.models.scale_presets import build_at_scale, encoder_storage_at_scale, get_scale
 
-    return build_at_scale(kind, get_scale(row.preset)), {"preset": row.preset, "kind": kind, "weights": "initialised"}
+    return build_at_scale(kind, get_scale(row.preset)), {"preset": row.preset, "kind": kind, "weights": "initialised",
+                                                         "encoder_storage": encoder_storage_at_scale(kind)}
 
 
 def run_plan(plan: BenchPlan) -> list[Cell]:
@@ -91,7 +93,8 @@ def run_plan(plan: BenchPlan) -> list[Cell]:
                 model, model_info = _model_for(row, kind)
                 sessions = write_bench_sessions(row_dir / "sessions.bin", model.items.n_items, plan.sessions,
                                                 plan.max_len, plan.data)
-                options = GraphOptions(plan.max_len, plan.top_k, Kernels(plan.kernels))
+                options = GraphOptions(plan.max_len, plan.top_k, Kernels(plan.kernels),
+                                       encoder_storage=model_info["encoder_storage"])
                 exports = export_model(model, kind, plan.formats, row_dir, options,
                                        random_sessions(model.items.n_items, plan.max_len, 8), model_info)
             except Exception as e:  # one model failing must not stop the others

@@ -37,33 +37,54 @@ def is_code_student(model: SessionRecommender) -> bool:
     return isinstance(model.items, (CodesTable, FrozenCodesTable, QuantizedCodesTable))
 
 
+class StoredTensor(nn.Module):
+    """A float tensor [..., d] held as fp32, fp16 or int8 + per-row scales; ``()`` widens it to fp32
+    (with odtool's kernels in one vectorised ``odtool::widen``: ExecuTorch's portable dtype
+    conversion takes ~90 us for a 33k-entry fp16 codebook)."""
+
+    def __init__(self, x: torch.Tensor, storage: str, use_kernel: bool = False) -> None:
+        super().__init__()
+        self.storage = storage
+        self.use_kernel = use_kernel and storage != "fp32"
+        if storage == "int8":
+            scale = x.abs().amax(-1, keepdim=True) / 127.0
+            scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+            self.register_buffer("values", torch.round(x / scale).to(torch.int8))
+            self.register_buffer("scales", scale)
+        else:
+            self.register_buffer("values", x.half() if storage == "fp16" else x.float())
+
+    def forward(self) -> torch.Tensor:
+        if self.use_kernel:
+            scales = self.scales if self.storage == "int8" else self.values.new_empty(0, dtype=torch.float32)
+            return torch.ops.odtool.widen(self.values, scales)
+        if self.storage == "int8":
+            return self.values.to(torch.float32) * self.scales
+        return self.values.to(torch.float32)
+
+
 class ExportQuantizedItems(nn.Module):
     """A quantized-codes table in export form: codes codebook-major [M, |V|+1] in the smallest
     unsigned dtype, codebooks [M, K, d] as the artifact stores them (fp32, fp16, or int8 +
     per-vector scales, widened to fp32 on use): the file holds exactly the stored bytes."""
 
-    def __init__(self, table: QuantizedCodesTable) -> None:
+    def __init__(self, table: QuantizedCodesTable, use_kernel: bool = False) -> None:
         super().__init__()
+        if use_kernel:
+            from export.kernels import ops  # noqa: F401 - registers torch.ops.odtool
         self.n_items, self.dim, self.m, self.k = table.n_items, table.dim, table.m, table.k
         self.product, self.sub = table.product, table.sub
         self.pad = table.m * table.sub - table.dim if table.product else 0
         self.storage = table.config.codebook_storage
-        books = table.stored_codebooks().detach()
-        if self.storage == "int8":
-            scale = books.abs().amax(-1, keepdim=True) / 127.0
-            scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-            self.register_buffer("values", torch.round(books / scale).to(torch.int8))
-            self.register_buffer("scales", scale)
-        else:
-            self.register_buffer("values", books.half() if self.storage == "fp16" else books.float())
+        self.books = StoredTensor(table.stored_codebooks().detach(), self.storage, use_kernel)
+        rotation = table.stored_rotation()
+        self.rotation = None if rotation is None else StoredTensor(rotation.detach(), self.storage, use_kernel)
         self.register_buffer("codes_t", table.code_matrix().t().to(code_dtype(table.k)).contiguous())
         self.register_buffer("_offsets", (torch.arange(table.m) * table.k).view(-1, 1), persistent=False)
 
     def codebooks(self) -> torch.Tensor:
         """[M, K, d] float32."""
-        if self.storage == "int8":
-            return self.values.to(torch.float32) * self.scales
-        return self.values.to(torch.float32)
+        return self.books()
 
     def code_matrix(self) -> torch.Tensor:
         return self.codes_t.t().long()
@@ -74,6 +95,8 @@ class ExportQuantizedItems(nn.Module):
         flat = torch.index_select(self.codes_t, 1, flat_ids).long() + self._offsets  # [M, n]
         rows = nn.functional.embedding(flat.t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
         vec = rows.reshape(flat_ids.shape[0], -1)[:, : self.dim] if self.product else rows.sum(1)
+        if self.rotation is not None:  # a 3-D bmm: XNNPACK takes it with a computed right-hand side
+            vec = torch.bmm(vec.view(1, -1, self.dim), self.rotation().view(1, self.dim, self.dim)).view(-1, self.dim)
         vec = vec * (flat_ids != 0).unsqueeze(-1).to(vec.dtype)
         return vec.reshape(*ids.shape, self.dim)
 
@@ -85,8 +108,10 @@ class ExportQuantizedItems(nn.Module):
         return torch.cat([torch.zeros_like(scores[:, :1]), scores[:, 1:]], 1)
 
     def lookup_table(self, theta: torch.Tensor) -> torch.Tensor:
-        """t [M, K] for theta [N]."""
+        """t [M, K] for theta [N] (rotated first: theta' = R theta)."""
         books = self.codebooks()
+        if self.rotation is not None:
+            theta = torch.bmm(self.rotation().view(1, self.dim, self.dim), theta.view(1, self.dim, 1)).view(self.dim)
         if not self.product:
             return (books.reshape(-1, self.dim) @ theta).view(self.m, self.k)
         t = theta if not self.pad else torch.cat([theta, theta.new_zeros(self.pad)])
@@ -115,7 +140,7 @@ class CodeStudentGraph(InferenceGraph):
             model.items = FrozenCodesTable.from_table(model.items)
         quantized = isinstance(model.items, QuantizedCodesTable)
         if quantized:  # the encoder embeds the session's items from the export form too
-            model.items = ExportQuantizedItems(model.items)
+            model.items = ExportQuantizedItems(model.items, options.kernels == Kernels.odtool)
         super().__init__(model, options)
         self.quantized = quantized
         table = model.items

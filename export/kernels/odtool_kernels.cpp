@@ -15,6 +15,10 @@
 //                                             (product-quantized codes: t[m, j] = theta_m . E_m[j])
 //   codes, values, indices                    as for code_topk
 //
+// odtool::widen.out(Tensor values, Tensor scales, *, Tensor(a!) out) -> Tensor(a!)
+//   values  float16 [...] (scales ignored), or int8 [R, C] with scales float32 [R, 1]
+//   out     float32, values' shape: a stored tensor widened in one vectorised pass
+//
 // odtool::linear_w8.out(Tensor x, Tensor weight, Tensor scale, Tensor bias, *, Tensor(a!) out)
 //   x       float32 [L, I]      activations (rows)
 //   weight  int8 [O, I]         a weight matrix stored weight-only int8, symmetric per output row
@@ -222,13 +226,39 @@ inline float dot_w8(const float* x, const int8_t* w, int64_t n) {
 }
 
 #if defined(__x86_64__)
+// One weight row widened once (8 int8 -> 8 floats per step) and used for every activation row.
 __attribute__((target("avx2,fma"))) void linear_w8_avx2(const float* x, const int8_t* w, const float* scale,
                                                          const float* bias, int64_t L, int64_t I, int64_t O,
                                                          float* y) {
+  constexpr int64_t kRows = 8;  // activation rows per pass: 8 accumulators stay in registers
   for (int64_t o = 0; o < O; ++o) {
     const int8_t* wo = w + o * I;
-    for (int64_t l = 0; l < L; ++l) y[l * O + o] = dot_w8<16>(x + l * I, wo, I) * scale[o] + bias[o];
+    for (int64_t l0 = 0; l0 < L; l0 += kRows) {
+      const int64_t nl = std::min<int64_t>(kRows, L - l0);
+      __m256 acc[kRows];
+      for (int64_t r = 0; r < kRows; ++r) acc[r] = _mm256_setzero_ps();
+      int64_t i = 0;
+      for (; i + 8 <= I; i += 8) {
+        __m256 wf = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(wo + i))));
+        for (int64_t r = 0; r < nl; ++r) acc[r] = _mm256_fmadd_ps(_mm256_loadu_ps(x + (l0 + r) * I + i), wf, acc[r]);
+      }
+      for (int64_t r = 0; r < nl; ++r) {
+        __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc[r]), _mm256_extractf128_ps(acc[r], 1));
+        s4 = _mm_hadd_ps(s4, s4);
+        s4 = _mm_hadd_ps(s4, s4);
+        float v = _mm_cvtss_f32(s4);
+        for (int64_t j = i; j < I; ++j) v += x[(l0 + r) * I + j] * static_cast<float>(wo[j]);
+        y[(l0 + r) * O + o] = v * scale[o] + bias[o];
+      }
+    }
   }
+}
+
+__attribute__((target("avx2,f16c"))) void widen_f16_avx2(const uint16_t* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
 }
 #endif
 
@@ -277,6 +307,39 @@ void linear_w8_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   }
 #endif
   linear_w8_scalar(xp, wp, sp, bp, L, I, O, yp);
+}
+
+// odtool::widen.out(Tensor values, Tensor scales, *, Tensor(a!) out): float16 -> float32, or
+// int8 [R, C] * scales [R, 1] -> float32 (a stored codebook / rotation, widened on use).
+void widen_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 3, InvalidArgument, , "widen.out: expected 3 arguments");
+  const Tensor& v = stack[0]->toTensor();
+  const Tensor& scales = stack[1]->toTensor();
+  Tensor& out = stack[2]->toTensor();
+  ET_KERNEL_CHECK_MSG(ctx, out.numel() == v.numel() && out.scalar_type() == ScalarType::Float, InvalidArgument, ,
+                      "widen: out must be float32 with the input's size");
+  const int64_t n = v.numel();
+  float* dst = out.mutable_data_ptr<float>();
+  if (v.scalar_type() == ScalarType::Half) {
+    const uint16_t* src = reinterpret_cast<const uint16_t*>(v.const_data_ptr<executorch::aten::Half>());
+#if defined(__x86_64__)
+    if (cpu_impl() >= kAvx2 && __builtin_cpu_supports("f16c")) {
+      widen_f16_avx2(src, n, dst);
+      return;
+    }
+#endif
+    const executorch::aten::Half* h = v.const_data_ptr<executorch::aten::Half>();
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<float>(h[i]);
+    return;
+  }
+  ET_KERNEL_CHECK_MSG(ctx, v.scalar_type() == ScalarType::Char && scales.scalar_type() == ScalarType::Float &&
+                               scales.numel() > 0 && n % scales.numel() == 0,
+                      InvalidArgument, , "widen: values must be float16, or int8 with float32 row scales");
+  const int64_t rows = scales.numel(), cols = n / rows;
+  const int8_t* q = v.const_data_ptr<int8_t>();
+  const float* s = scales.const_data_ptr<float>();
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = static_cast<float>(q[r * cols + c]) * s[r];
 }
 
 // Top-k of every item's look-ups into table [M, K] (any supported code dtype) into values / indices.
@@ -355,6 +418,8 @@ const auto registered_lut = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::lut_topk.out", lut_topk_out));
 const auto registered_w8 = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::linear_w8.out", linear_w8_out));
+const auto registered_widen = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::widen.out", widen_out));
 
 }  // namespace
 }  // namespace odtool

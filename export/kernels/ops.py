@@ -19,6 +19,8 @@ _LIB.define("code_topk.out(Tensor theta, Tensor codebooks, Tensor codes, int k, 
             "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
 _LIB.define("linear_w8(Tensor x, Tensor weight, Tensor scale, Tensor bias) -> Tensor")
 _LIB.define("linear_w8.out(Tensor x, Tensor weight, Tensor scale, Tensor bias, *, Tensor(a!) out) -> Tensor(a!)")
+_LIB.define("widen(Tensor values, Tensor scales) -> Tensor")
+_LIB.define("widen.out(Tensor values, Tensor scales, *, Tensor(a!) out) -> Tensor(a!)")
 _LIB.define("lut_topk(Tensor table, Tensor codes, int k) -> (Tensor, Tensor)")
 _LIB.define("lut_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values, "
             "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
@@ -111,3 +113,25 @@ def _w8_impl_out(x, weight, scale, bias, *, out):
 @torch.library.register_fake("odtool::linear_w8")
 def _w8_fake(x, weight, scale, bias):
     return x.new_empty(*x.shape[:-1], weight.shape[0])
+
+
+def _widen(values, scales):
+    if values.dtype == torch.int8:
+        return values.to(torch.float32) * scales
+    return values.to(torch.float32)
+
+
+@torch.library.impl(_LIB, "widen", "CompositeExplicitAutograd")
+def _widen_impl(values, scales):
+    return _widen(values, scales)
+
+
+@torch.library.impl(_LIB, "widen.out", "CompositeExplicitAutograd")
+def _widen_impl_out(values, scales, *, out):
+    out.copy_(_widen(values, scales))
+    return out
+
+
+@torch.library.register_fake("odtool::widen")
+def _widen_fake(values, scales):
+    return values.new_empty(values.shape, dtype=torch.float32)

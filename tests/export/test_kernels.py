@@ -73,3 +73,72 @@ def test_reference_scores():
     assert ops.code_scores(table, codes).tolist() == [float("-inf"), 11.0, 20.0, 21.0]
     v, i = ops.code_topk(torch.tensor([1.0]), books, codes, 2)
     assert i.tolist() == [3, 2] and v.tolist() == [21.0, 20.0]
+
+
+class _Lut(nn.Module):
+    def __init__(self, codes: torch.Tensor, k: int) -> None:
+        super().__init__()
+        self.codes = nn.Buffer(codes)
+        self.k = k
+
+    def forward(self, table: torch.Tensor):
+        return torch.ops.odtool.lut_topk(table, self.codes, self.k)
+
+
+@pytest.mark.parametrize("impl", ["0", "1"])
+@pytest.mark.parametrize("m,k_codes", [(11, 256), (3, 20)])
+def test_lut_topk_matches_reference(tmp_path, monkeypatch, impl, m, k_codes):
+    monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
+    g = torch.Generator().manual_seed(m)
+    codes = torch.randint(0, k_codes, (m, 777), generator=g).to(torch.uint8)
+    table = torch.randn(m, k_codes, generator=g)
+    scores = ops.code_scores(table, codes)
+    ref_i = sorted(range(1, 777), key=lambda r: (-scores[r].item(), r))[:10]
+    v, i = _run_pte(_Lut(codes, 10), table, tmp_path)
+    assert i.tolist() == ref_i and torch.allclose(v, scores[ref_i], rtol=1e-5, atol=1e-5)
+
+
+class _W8(nn.Module):
+    def __init__(self, q: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor) -> None:
+        super().__init__()
+        self.q, self.s, self.b = nn.Buffer(q), nn.Buffer(scale), nn.Buffer(bias)
+
+    def forward(self, x: torch.Tensor):
+        return torch.ops.odtool.linear_w8(x, self.q, self.s, self.b)
+
+
+@pytest.mark.parametrize("impl", ["0", "1"])
+@pytest.mark.parametrize("rows,i_dim", [(5, 128), (11, 20), (1, 7)])  # odd widths hit the tails
+def test_linear_w8_matches_a_widened_linear(tmp_path, monkeypatch, impl, rows, i_dim):
+    monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
+    g = torch.Generator().manual_seed(rows)
+    q = torch.randint(-127, 128, (24, i_dim), generator=g).to(torch.int8)
+    scale, bias = torch.rand(24, 1, generator=g) / 100, torch.randn(24, generator=g)
+    x = torch.randn(rows, i_dim, generator=g)
+    (y,) = _run_pte(_W8(q, scale, bias), x, tmp_path)
+    ref = torch.nn.functional.linear(x, q.float() * scale, bias)
+    assert y.shape == ref.shape and torch.allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+class _Widen(nn.Module):
+    def __init__(self, values: torch.Tensor, scales: torch.Tensor) -> None:
+        super().__init__()
+        self.v, self.s = nn.Buffer(values), nn.Buffer(scales)
+
+    def forward(self, x: torch.Tensor):
+        return torch.ops.odtool.widen(self.v, self.s) + x
+
+
+@pytest.mark.parametrize("impl", ["0", "1"])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.int8])
+def test_widen_is_exact(tmp_path, monkeypatch, impl, dtype):
+    monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
+    g = torch.Generator().manual_seed(0)
+    if dtype == torch.float16:
+        values, scales = torch.randn(3, 37, generator=g).half(), torch.empty(0)
+        ref = values.float()
+    else:
+        values, scales = torch.randint(-127, 128, (3, 37), generator=g).to(torch.int8), torch.rand(3, 1, generator=g)
+        ref = values.float() * scales
+    (y,) = _run_pte(_Widen(values, scales), torch.zeros(3, 37), tmp_path)
+    assert torch.equal(y, ref)

@@ -18,20 +18,20 @@ from toolchain.training.config import TrainConfig
 from toolchain.training.spec import RunSpec
 
 N_ITEMS, L = 90, 8
-CASES = [  # (structure, M, K, codebook storage, encoder storage)
-    ("product", 3, 16, "fp16", "int8"),
-    ("product", 4, 8, "int8", "fp32"),
-    ("residual", 2, 8, "fp32", "fp16"),
+CASES = [  # (structure, M, K, codebook storage, encoder storage, metric)
+    ("product", 3, 16, "fp16", "int8", "sessions"),
+    ("product", 4, 8, "int8", "fp32", "sessions"),
+    ("residual", 2, 8, "fp32", "fp16", "euclidean"),
 ]
 
 
-def _artifact(tmp_path, structure, m, k, books, encoder):
+def _artifact(tmp_path, structure, m, k, books, encoder, metric):
     torch.manual_seed(0)
-    cfg = QuantizedCodesConfig(m=m, k=k, structure=structure, codebook_storage=books, kmeans_iters=5)
+    cfg = QuantizedCodesConfig(m=m, k=k, structure=structure, codebook_storage=books, kmeans_iters=5, metric=metric)
     model_cfg = SASRecConfig.tiny()
     model = SASRec(N_ITEMS, model_cfg, items=QuantizedCodesTable(N_ITEMS, model_cfg.dim, cfg))
     x = torch.randn(N_ITEMS + 1, model_cfg.dim) * 0.3
-    model.items.assign_from(x)
+    model.items.assign_from(x, sessions=torch.randn(64, model_cfg.dim) * torch.linspace(2, 0.1, model_cfg.dim))
     spec = RunSpec("student", model_cfg, cfg, TrainConfig.tiny())
     out = freeze_model(model.eval(), spec, [""] + [str(i) for i in range(N_ITEMS)], tmp_path / "art",
                        FreezeOptions(encoder_storage=FloatStorage(encoder)))
@@ -39,10 +39,10 @@ def _artifact(tmp_path, structure, m, k, books, encoder):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("structure,m,k,books,encoder", CASES)
+@pytest.mark.parametrize("structure,m,k,books,encoder,metric", CASES)
 @pytest.mark.parametrize("kernels", [Kernels.odtool, Kernels.portable])
-def test_every_format_matches_eager(tmp_path, structure, m, k, books, encoder, kernels):
-    model = _artifact(tmp_path, structure, m, k, books, encoder)
+def test_every_format_matches_eager(tmp_path, structure, m, k, books, encoder, metric, kernels):
+    model = _artifact(tmp_path, structure, m, k, books, encoder, metric)
     opts = GraphOptions(L, 5, kernels, encoder_storage=encoder)
     formats = ["executorch", "torchscript", "onnx"] if kernels == Kernels.portable else ["executorch"]
     results = export_model(model, "s", formats, tmp_path / "x", opts, random_sessions(N_ITEMS, L, 12, seed=1))
@@ -53,8 +53,8 @@ def test_every_format_matches_eager(tmp_path, structure, m, k, books, encoder, k
     if encoder == "int8":
         assert (b"odtool::linear_w8" in pte) == (kernels == Kernels.odtool)
     if "onnx" in by:  # the file holds the stored dtypes, not a widened copy
-        names = " ".join(name for name, _ in largest_parts(by["onnx"].path, top=100))
-        assert "codes_t [" in names
-        wide = [n for n, b in largest_parts(by["onnx"].path, top=100) if "qkv" in n]
-        assert wide and all(b <= 3 * 16 * 16 * (4 if encoder == "fp32" else 2 if encoder == "fp16" else 1)
-                            for _, b in [(n, b) for n, b in largest_parts(by["onnx"].path, top=100) if "qkv" in n])
+        parts = dict(largest_parts(by["onnx"].path, top=100))
+        width = {"fp32": 4, "fp16": 2, "int8": 1}[encoder]
+        qkv = [b for name, b in parts.items() if "qkv" in name and "scales" not in name and "bias" not in name]
+        assert qkv == [3 * 16 * 16 * width], parts  # tiny: N = 16
+        assert any("codes_t" in name and b == m * (N_ITEMS + 1) for name, b in parts.items()), parts

@@ -3,7 +3,8 @@
 Parts (see :mod:`toolchain.artifact.bundle` for the manifest):
 
 * students with fixed quantized codes (:mod:`toolchain.compression.quantized_codes`):
-    ``codes`` as below; ``codebooks`` [M, K, d] in the storage the table trained with;
+    ``codes`` as below; ``codebooks`` [M, K, d] and (score-aware codes) ``rotation`` [N, N] in
+    the storage the table trained with;
 * students (compositional codes):
     ``codes``      the integer code matrix [|V|+1, M]: raw, row-major, in the smallest unsigned
                    dtype that holds K (``codes.bin``), or bit-packed to ceil(log2 K) bits
@@ -77,6 +78,9 @@ def artifact_parts(model: SessionRecommender, options: FreezeOptions = FreezeOpt
         storage = FloatStorage(table.config.codebook_storage)
         w.add_tensors("codebooks", "codebooks.safetensors", quantize(_np(table.stored_codebooks()), storage),
                       storage=storage.value, shape=list(table.codebooks.shape))
+        if table.rotation is not None:
+            w.add_tensors("rotation", "rotation.safetensors", quantize(_np(table.stored_rotation()), storage),
+                          storage=storage.value, shape=list(table.rotation.shape))
     elif isinstance(table, (CodesTable, FrozenCodesTable)):
         frozen = table if isinstance(table, FrozenCodesTable) else FrozenCodesTable.from_table(table)
         codes = _np(frozen.code_matrix())

@@ -62,8 +62,10 @@ def load_artifact(path: str | Path) -> tuple[Bundle, RunSpec, SessionRecommender
         raise ArtifactError(f"{bundle.path}: manifest lacks model field {e}") from None
     model = build_model(spec, n_items)
     if isinstance(model.items, QuantizedCodesTable):
-        _load_state(model.items, {"codes": _codes(bundle).numpy(),
-                                  "codebooks": dequantize(bundle.tensors("codebooks"))}, "codes", bundle.path)
+        state = {"codes": _codes(bundle).numpy(), "codebooks": dequantize(bundle.tensors("codebooks"))}
+        if "rotation" in bundle.parts:
+            state["rotation"] = dequantize(bundle.tensors("rotation"))
+        _load_state(model.items, state, "codes", bundle.path)
     elif "codes" in bundle.parts:
         books = dequantize(bundle.tensors("codebooks"))
         model.items = FrozenCodesTable(_codes(bundle), torch.from_numpy(books))

@@ -28,8 +28,8 @@ def metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:
 
 
 def size_table(sizes: dict[str, dict[str, Any]]) -> Table:
-    table = Table(title="deployed size (fp32 encoder; table as stored: bit-packed codes + fp32 codebooks, "
-                        "TT cores, or fp32 rows)", title_justify="left")
+    table = Table(title="deployed bytes: the frozen artifact's parts (codes / codebooks / TT cores / rows, the "
+                        "encoder in its storage dtype; vocabulary not counted)", title_justify="left")
     for col in ("model", "kind", "bytes", "table bytes", "teacher bytes", "table ratio", "byte ratio"):
         table.add_column(col, justify="left" if col in ("model", "kind") else "right")
     for name, s in sizes.items():
@@ -85,7 +85,7 @@ def eval_command(
         name = _run_name(path, rows)
         rows[name] = evaluate(model, target, batch_size=batch_size, max_len=spec.train.max_len,
                               description=f"evaluating {name}")
-        size = size_report(model, reference_teacher(spec, ds.n_items))
+        size = size_report(model, reference_teacher(spec, ds.n_items), spec.deploy.get("encoder_storage", "fp32"))
         details[name] = {"path": str(path), "kind": spec.kind, "item_table": spec.table_kind, **size}
     if as_json:
         print_json({"split": split, "sequences": len(target), "metrics": rows, "runs": details})

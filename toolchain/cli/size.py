@@ -120,3 +120,12 @@ def size_report(
         for name, n in parts:
             pt.add_row(name, f"{n:,}", f"{100 * n / max(total, 1):.1f}%")
         stdout.print(pt)
+        manifest = artifact / "manifest.json" if artifact.is_dir() else None
+        if manifest is not None and manifest.is_file():
+            import json
+
+            m = json.loads(manifest.read_text())
+            if "deployed_bytes" in m:
+                vocab = m.get("parts", {}).get("vocab", {}).get("bytes", 0)
+                stdout.print(f"deployed bytes (what the device holds, as `odtool train --budget` and `odtool eval` "
+                             f"count them): {m['deployed_bytes']:,}; vocabulary {vocab:,} bytes beside it, not counted")

@@ -249,14 +249,9 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
                 None, "--bidirectional/--freeze-teacher", help="Update the teacher too (w/o-b: frozen).")) -> None:
     """Train a compact student of a teacher: integer codes + small codebooks + the encoder.
 
-    --recipe deployable (default): codes assigned once by k-means on the teacher's table
-    (popularity-weighted), codebooks from the centroids, the teacher's encoder copied; then
-    encoder and codebooks train with L_rec + soft targets on exactly the table that is frozen,
-    and the best epoch is chosen on validation with that table. --budget / --ratio choose the
-    most codes per item that fit.
+    --recipe deployable (default): codes assigned once by k-means on the teacher's table (popularity-weighted), codebooks from the centroids, the teacher's encoder copied; then encoder and codebooks train with L_rec + soft targets on exactly the table that is frozen, and the best epoch is chosen on validation with that table. --budget / --ratio choose the most codes per item that fit; freeze stores the encoder int8 by default.
 
-    --recipe paper: EODRec as published (Gumbel-softmax codes over M x K, mixup, pretraining,
-    bidirectional distillation; ablation flags below).
+    --recipe paper: EODRec as published (Gumbel-softmax codes over M x K, mixup, pretraining, bidirectional distillation; the ablation flags below).
 
     Examples:
 
@@ -266,7 +261,7 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
 
       odtool train student --teacher runs/teacher --out runs/paper --recipe paper --M 4 --K 32
 
-    Large K on a CPU (paper recipe): odtool train student ... --recipe paper --M 4 --K 256 --sampled-codes
+      odtool train student ... --recipe paper --M 4 --K 256 --sampled-codes    # large K on a CPU
     """
     p = locals()
     if structure is not None:

@@ -31,7 +31,8 @@ class DistillConfig(Config):
     pretrain_epochs: epochs of L_rec + L_mse before the joint training (Eq. 26);
     kd_temperature: softmax temperature of the soft targets (the paper's is 1);
     init_from_teacher: start the student's encoder (everything but the item table) as a copy
-    of the teacher's (the deployable recipe; the paper initialises the student afresh)."""
+    of the teacher's (the deployable recipe; the paper initialises the student afresh);
+    train_encoder: whether the student's encoder trains (False: only its item table does)."""
 
     KIND = "distill"
 
@@ -46,6 +47,7 @@ class DistillConfig(Config):
     hot_fraction: float = 0.2
     pretrain_epochs: int = 2
     init_from_teacher: bool = False
+    train_encoder: bool = True
 
     def problems(self) -> list[str]:
         problems: list[str] = []

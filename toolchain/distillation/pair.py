@@ -62,6 +62,10 @@ class DistillationPair(nn.Module):
             nn.init.uniform_(p, -0.1, 0.1)
         self.register_buffer("is_hot", is_hot.bool(), persistent=False)  # [|V|+1]
         self.teacher.requires_grad_(self.config.teacher_trains)
+        if not self.config.train_encoder:  # only the item table (codebooks, rotation) trains
+            table = {id(p) for p in student.items.parameters()}
+            for p in student.parameters():
+                p.requires_grad_(id(p) in table)
         self.sync_teacher_embeddings()
 
     def train(self, mode: bool = True) -> DistillationPair:

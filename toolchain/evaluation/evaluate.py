@@ -39,3 +39,16 @@ def evaluate(
     out = acc.result()
     out["sequences"] = acc.count
     return out
+
+
+@torch.no_grad()
+def session_vectors(model, split: Split, limit: int = 20000, *, batch_size: int = 500,
+                    max_len: int = DEFAULT_MAX_LEN, device: torch.device | str = "cpu") -> torch.Tensor:
+    """theta [S, N] of the first ``limit`` sessions of ``split`` (the model in eval mode)."""
+    out, seen = [], 0
+    for items, lengths, _ in iterate_batches(split, batch_size, max_len):
+        out.append(model.encode(items.to(device), lengths.to(device)).cpu())
+        seen += len(items)
+        if seen >= limit:
+            break
+    return torch.cat(out)[:limit]

@@ -3,12 +3,17 @@
 Timing does not depend on weight values, so ``odtool bench`` and the benchmark scripts can
 measure a method at Tmall or RetailRocket scale without training it first:
 
-* ``tmall``:        |V| = 40,728, N = 128, 1 head,  student M = 4, K = 32   (CR 29)
-* ``retailrocket``: |V| = 36,968, N = 256, 2 heads, student M = 3, K = 256  (CR 31)
+* ``tmall``:        |V| = 40,728, N = 128, 1 head;  paper student M = 4, K = 32 (CR 29);
+                    student (deployable) M = 11, K = 256 product codes, int8 encoder
+* ``retailrocket``: |V| = 36,968, N = 256, 2 heads; paper student M = 3, K = 256 (CR 31);
+                    student (deployable) M = 13, K = 256 product codes, int8 encoder
 
-OD-Rec's semi-tensor-train rank is chosen so its compression ratio matches the student's.
-The student comes in its deployed form (integer codes + codebooks); its codes are drawn
-uniformly, which is what trained codes look like in the paper's Fig. 6.
+``student`` is what ``odtool train student --ratio 30`` builds at that scale (the M that
+``--ratio 30`` gives there: every byte, encoder included, within 1/30 of the teacher's),
+``paper-student`` EODRec's compositional codes. OD-Rec's semi-tensor-train rank is chosen so
+its compression ratio matches the paper student's. Students come in their deployed form
+(integer codes + codebooks); codes are drawn uniformly, which is what trained codes look
+like in the paper's Fig. 6.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ import torch
 from toolchain.compression.codes import CodesConfig, compression_ratio
 from toolchain.compression.frozen_codes import FrozenCodesTable
 from toolchain.compression.item_table import FullTable
+from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
 from toolchain.compression.tensor_train import STTConfig, SemiTensorTrainTable
 from toolchain.errors import UsageError
 from toolchain.models.base import MODELS, SessionRecommender
 from toolchain.models.init import paper_init_
 from toolchain.models.sasrec import SASRec, SASRecConfig
 
-KINDS = ("student", "odrec", "teacher", "gru4rec", "narm", "stamp", "srgnn")
+KINDS = ("student", "paper-student", "odrec", "teacher", "gru4rec", "narm", "stamp", "srgnn")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,7 @@ class Scale:
     n_items: int
     sasrec: SASRecConfig
     codes: CodesConfig
+    deployable: QuantizedCodesConfig
 
     @property
     def dim(self) -> int:
@@ -42,9 +49,15 @@ class Scale:
 
 
 SCALES = {
-    "tmall": Scale("tmall", 40_728, SASRecConfig.tmall_scale(), CodesConfig.tmall_scale()),
-    "retailrocket": Scale("retailrocket", 36_968, SASRecConfig.retailrocket_scale(), CodesConfig.retailrocket_scale()),
+    "tmall": Scale("tmall", 40_728, SASRecConfig.tmall_scale(), CodesConfig.tmall_scale(), QuantizedCodesConfig(m=11)),
+    "retailrocket": Scale("retailrocket", 36_968, SASRecConfig.retailrocket_scale(), CodesConfig.retailrocket_scale(),
+                          QuantizedCodesConfig(m=13)),
 }
+
+
+def encoder_storage_at_scale(kind: str) -> str:
+    """How the benchmarked ``kind`` stores its encoder: the deployable student int8, the rest fp32."""
+    return "int8" if kind == "student" else "fp32"
 
 
 def get_scale(name: str) -> Scale:
@@ -58,6 +71,13 @@ def build_at_scale(kind: str, scale: Scale, seed: int = 0) -> SessionRecommender
     g = torch.manual_seed(seed)
     n, dim = scale.n_items, scale.dim
     if kind == "student":
+        table = QuantizedCodesTable(n, dim, scale.deployable)
+        with torch.no_grad():
+            table.codes.copy_(torch.randint(0, table.k, table.codes.shape, generator=g))
+            table.codebooks.uniform_(-0.1, 0.1, generator=g)
+            table.rotation.copy_(torch.linalg.qr(torch.randn(dim, dim, generator=g))[0])
+        return paper_init_(SASRec(n, scale.sasrec, items=table)).eval()
+    if kind == "paper-student":
         codes = torch.randint(0, scale.codes.k, (n + 1, scale.codes.m), generator=g)
         books = torch.empty(scale.codes.m, scale.codes.k, dim).uniform_(-0.1, 0.1, generator=g)
         return paper_init_(SASRec(n, scale.sasrec, items=FrozenCodesTable(codes, books))).eval()

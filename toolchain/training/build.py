@@ -200,7 +200,7 @@ def build_task(spec: RunSpec, ds: SessionDataset) -> Task:
     paper_init_(pair.proj_t, bound)
     paper_init_(pair.proj_s, bound)
     counts = torch.from_numpy(ds.item_counts.astype("float32"))
-    return DistillTask(pair, spec.distill.pretrain_epochs, spec.train.epochs, counts)
+    return DistillTask(pair, spec.distill.pretrain_epochs, spec.train.epochs, counts, ds.train)
 
 
 def load_trained(run_path: str | Path, n_items: int | None = None) -> tuple[RunSpec, SessionRecommender]:

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 
 from toolchain.distillation.pair import DistillationPair
+from toolchain.evaluation.evaluate import session_vectors
 from toolchain.models.base import SessionRecommender
 from toolchain.progress import info
 from toolchain.training.checkpoint import save_weights
@@ -20,6 +21,8 @@ from toolchain.training.checkpoint import save_weights
 
 class ModelTask:
     """Teacher and baselines: cross-entropy over all items (plus any table terms)."""
+
+    validate_start = False  # no epoch 0: an untrained model is never a candidate
 
     def __init__(self, model: SessionRecommender, epochs: int) -> None:
         self.model = model
@@ -54,13 +57,17 @@ class DistillTask:
     """
 
     def __init__(self, pair: DistillationPair, pretrain_epochs: int, epochs: int,
-                 item_counts: torch.Tensor | None = None) -> None:
+                 item_counts: torch.Tensor | None = None, train_split=None) -> None:
         self.pair = pair
         self.item_counts = item_counts  # [|V|+1] training popularity (weights of the code assignment)
+        self.train_split = train_split  # the teacher's session vectors on it steer score-aware codes
         self.model: SessionRecommender = pair.student
         self.module: nn.Module = pair
         self.phases = [(name, n) for name, n in (("pretrain", pretrain_epochs), ("distill", epochs)) if n > 0]
         self._synced = False
+        # a student that starts from the teacher (the deployable recipe) is validated before
+        # training: if no epoch beats its start on validation, the start is what ships
+        self.validate_start = pair.config.init_from_teacher
 
     def parameters(self) -> list[nn.Parameter]:
         return self.pair.trainable_parameters()
@@ -81,10 +88,17 @@ class DistillTask:
         if hasattr(table, "assign_from"):
             info(f"assigning {table.m} x {table.k} {table.config.structure} codes to {table.n_items:,} items "
                  f"by k-means on the teacher's table")
+            teacher = self.pair.teacher
+            sessions = None
+            if table.config.metric == "sessions" and self.train_split is not None:
+                mode = teacher.training
+                sessions = session_vectors(teacher.eval(), self.train_split)
+                teacher.train(mode)
             with torch.no_grad():
-                err = table.assign_from(self.pair.teacher.items.all_embeddings(),
+                err = table.assign_from(teacher.items.all_embeddings(), sessions=sessions,
                                         weights=None if self.item_counts is None else self.item_counts + 1.0)
-            info(f"  relative reconstruction error of the teacher's table: {err:.4f}")
+            info(f"  relative {'score' if sessions is not None else 'reconstruction'} error against the "
+                 f"teacher's table: {err:.4f}")
         if hasattr(table, "fit_codes") and table.config.fit_steps:
             info(f"fitting the codes to the teacher's table ({table.config.fit_steps} steps)")
             info(f"  L_mse of the hard codes: {table.fit_codes():.4f} (mean |X|^2 "

@@ -63,10 +63,13 @@ class Trainer:
         if start == 1:
             self.run.metrics.unlink(missing_ok=True)
             self.task.prepare()
+            if self.task.validate_start:
+                self._validate_start()
         total = len(self.schedule)
         epoch_seconds: dict[str, list[float]] = defaultdict(list)
         for r in self.run.read_metrics():
-            epoch_seconds[r["phase"]].append(r["epoch_seconds"])
+            if r.get("phase") not in (None, "start"):
+                epoch_seconds[r["phase"]].append(r["epoch_seconds"])
         stopped = self._should_stop(start - 1)
         for epoch in range(start, total + 1):
             if stopped:
@@ -94,6 +97,17 @@ class Trainer:
             self._report(epoch, total, phase, train, valid, seconds, improved)
             stopped = self._should_stop(epoch)
         return self._finish(stopped, epoch_seconds)
+
+    def _validate_start(self) -> None:
+        """Epoch 0: the model as prepared (e.g. post-training-quantized) is a candidate too, so
+        training never ships something worse on validation than where it started."""
+        t0 = time.perf_counter()
+        valid = self._validate()
+        self.best, self.best_epoch = valid[self.cfg.monitor], 0
+        self._save_best(0, valid)
+        self.run.append_metrics({"epoch": 0, "phase": "start", "valid": valid, "epoch_seconds": 0.0,
+                                 "eval_seconds": time.perf_counter() - t0, "best": True})
+        info(f"epoch 0 (start, untrained): valid P@10 {100 * valid['P@10']:.2f} NDCG@10 {100 * valid['NDCG@10']:.2f}")
 
     def _should_stop(self, epoch: int) -> bool:
         last_phase = epoch >= 1 and self.schedule[epoch - 1] == self.schedule[-1]
@@ -189,7 +203,7 @@ class Trainer:
         self.run.append_metrics({"epoch": best["epoch"], "test": test})
         summary = {
             "kind": self.spec.kind, "best_epoch": best["epoch"], "valid": best["valid"], "test": test,
-            "epochs_run": len([r for r in self.run.read_metrics() if "phase" in r]),
+            "epochs_run": len([r for r in self.run.read_metrics() if r.get("phase") not in (None, "start")]),
             "stopped_early": stopped,
             "mean_epoch_seconds": {k: sum(v) / len(v) for k, v in epoch_seconds.items() if v},
         }

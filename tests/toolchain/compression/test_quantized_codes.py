@@ -11,6 +11,13 @@ from toolchain.errors import ConfigError
 N_ITEMS, DIM = 300, 12
 
 
+def _sessions(seed: int = 2) -> torch.Tensor:
+    """Session vectors that look mostly along the first 3 of 12 dimensions."""
+    g = torch.Generator().manual_seed(seed)
+    scale = torch.tensor([10.0, 8.0, 6.0] + [0.3] * (DIM - 3))
+    return torch.randn(500, DIM, generator=g) * scale
+
+
 def _teacher_table(seed: int = 0) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(N_ITEMS + 1, DIM, generator=g)
@@ -24,7 +31,7 @@ def test_more_codes_reconstruct_better(structure, m):
     errs = []
     for mm in (1, m):
         t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=mm, k=16, structure=structure,
-                                                                   codebook_storage="fp32"))
+                                                                   codebook_storage="fp32", metric="euclidean"))
         errs.append(t.assign_from(x))
     assert errs[1] < errs[0] < 1.0
     assert t.codes[0].tolist() == [0] * m and int(t.codes.max()) < 16
@@ -33,7 +40,7 @@ def test_more_codes_reconstruct_better(structure, m):
 def test_uneven_subspaces_pad_and_score_like_the_table():
     x = _teacher_table()
     t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=5, k=8)).eval()  # d = 3, 3 padded dims
-    t.assign_from(x)
+    t.assign_from(x, sessions=_sessions())
     assert t.sub == 3 and t.codebooks.shape == (5, 8, 3)
     theta = torch.randn(4, DIM)
     lut_scores = t.score(theta)
@@ -45,7 +52,7 @@ def test_uneven_subspaces_pad_and_score_like_the_table():
 @pytest.mark.parametrize("storage", ["fp16", "int8"])
 def test_training_sees_the_stored_codebooks_and_gets_a_gradient(storage):
     t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=4, k=8, codebook_storage=storage)).train()
-    t.assign_from(_teacher_table())
+    t.assign_from(_teacher_table(), sessions=_sessions())
     stored = t.stored_codebooks()
     assert not torch.equal(stored, t.codebooks)  # rounded ...
     assert torch.equal(fake_storage(stored.detach(), storage), stored.detach())  # ... idempotently
@@ -60,7 +67,7 @@ def test_popularity_weights_favour_frequent_items():
     errs = {}
     for weighted in (False, True):
         t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=2, k=16, weighted=weighted,
-                                                                   codebook_storage="fp32"))
+                                                                   codebook_storage="fp32", metric="euclidean"))
         t.assign_from(x, weights=counts)
         errs[weighted] = float(((t.all_embeddings()[1:31] - x[1:31]) ** 2).sum())
     assert errs[True] < errs[False]
@@ -71,3 +78,18 @@ def test_config_errors_name_the_field():
         QuantizedCodesConfig(structure="tree")
     with pytest.raises(ConfigError, match="codebook_storage"):
         QuantizedCodesConfig(codebook_storage="int4")
+
+
+def test_score_aware_codes_cut_the_score_error_where_sessions_look():
+    x, sessions = _teacher_table(), _sessions()
+    metric = sessions.t() @ sessions / len(sessions)
+    errors = {}
+    for kind in ("euclidean", "sessions"):
+        t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=3, k=8, codebook_storage="fp32", metric=kind))
+        t.assign_from(x, sessions=sessions if kind == "sessions" else None)
+        err = (t.all_embeddings() - x)[1:].detach()
+        errors[kind] = float(((err @ metric) * err).sum())
+        assert (t.rotation is None) == (kind == "euclidean")
+    assert errors["sessions"] < 0.5 * errors["euclidean"], errors
+    with pytest.raises(Exception, match="session vectors"):
+        QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=2, k=8)).assign_from(x)

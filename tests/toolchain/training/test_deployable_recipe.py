@@ -98,3 +98,31 @@ def test_paper_recipe_flags_and_mixups(trained_tiny, tmp_path):
     r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out",
                             str(tmp_path / "q"), "--recipe", "paper", "--ratio", "30", *TINY])
     assert r.exit_code != 0 and "deployable" in r.output
+
+
+def test_the_start_is_a_candidate_so_training_never_ships_worse(trained_tiny, tmp_path):
+    out = tmp_path / "s"  # a learning rate that wrecks the model: the untrained start must win
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out", str(out),
+                            "--epochs", "1", "--lr", "5", *TINY])
+    assert r.exit_code == 0, r.output
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert records[0]["epoch"] == 0 and records[0]["phase"] == "start"
+    best = json.loads((out / "best.json").read_text())
+    assert best["epoch"] == 0 and best["valid"] == records[0]["valid"]
+    assert json.loads((out / "summary.json").read_text())["epochs_run"] == 1
+
+
+def test_table_only_fine_tuning_keeps_the_teachers_encoder(trained_tiny, tmp_path):
+    out = tmp_path / "s"
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out", str(out),
+                            "--epochs", "2", "--set", "distill.train_encoder=false", "--lr", "0.05", *TINY])
+    assert r.exit_code == 0, r.output
+    _, teacher = load_trained(trained_tiny["teacher"])
+    spec, student = load_trained(out)
+    best = json.loads((out / "best.json").read_text())["epoch"]
+    assert torch.equal(student.readout.w1.weight, teacher.readout.w1.weight)
+    assert torch.equal(student.blocks[0].att.qkv.weight, teacher.blocks[0].att.qkv.weight)
+    task = build_task(spec, load_dataset(trained_tiny["data"]))
+    task.prepare()
+    moved = not torch.equal(task.model.items.codebooks, student.items.codebooks)
+    assert moved or best == 0  # the table trained (unless the start stayed best)
