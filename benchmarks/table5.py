@@ -31,7 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--devices", default="host,emulator")
     ap.add_argument("--presets", default="tmall,retailrocket")
-    ap.add_argument("--models", default="student,odrec,teacher,gru4rec,narm,stamp,srgnn")
+    ap.add_argument("--models", default="student,paper-student,odrec,teacher,gru4rec,narm,stamp,srgnn")
     ap.add_argument("--formats", default="executorch,onnx")
     ap.add_argument("--sessions", type=int, default=100)
     ap.add_argument("--core", type=int, default=1, help="host CPU the runners (and QEMU) are pinned to")

@@ -64,7 +64,7 @@ def test_a_tiny_fine_tune_beats_its_post_training_start(trained_tiny, tmp_path):
 def test_budget_and_ratio_size_the_student_and_the_artifact_fits(trained_tiny, tmp_path):
     out = tmp_path / "s"
     r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out", str(out),
-                            "--ratio", "3", "--epochs", "1", *TINY])
+                            "--ratio", "2.5", "--epochs", "1", *TINY])
     assert r.exit_code == 0, r.output
     deploy = json.loads((out / "config.json").read_text())["deploy"]
     bundle, _, _ = _freeze(out, tmp_path / "a")
