@@ -89,7 +89,7 @@ def measure(name: str, model, spec, ds, storage: str, work: Path, args, extra: d
     bundle, _, frozen = load_artifact(out)
     key = "|".join(f"{k}:{p['sha256']}" for k, p in sorted(bundle.parts.items()))
     cache = json.loads(args.cache.read_text()) if args.cache.is_file() else {}
-    row = cache.get(key)
+    row = dict(cache[key]) if key in cache else None  # a copy: two points may freeze to the same artifact
     if row is None:
         t0 = time.perf_counter()
         metrics = evaluate(frozen, ds.test, description=f"testing {name}")
@@ -97,10 +97,10 @@ def measure(name: str, model, spec, ds, storage: str, work: Path, args, extra: d
                "parts": {k: p["bytes"] for k, p in bundle.parts.items() if k != "vocab"},
                "encoder_storage": storage, **{m: metrics[m] for m in METRICS},
                "eval_seconds": time.perf_counter() - t0}
-    row.update(extra)
     if args.latency and "p50_us" not in row:
         row.update(latency(frozen, spec, storage, out, args))
-    cache[key] = row
+    cache[key] = {k: v for k, v in row.items() if k not in extra and k != "name"}
+    row.update({"name": name, **extra})
     atomic_write_json(args.cache, cache)
     print(f"{name:40s} {row['bytes']:>12,} B  P@10 {100 * row['P@10']:6.2f}  NDCG@10 {100 * row['NDCG@10']:6.2f}"
           + (f"  p50 {row['p50_us']:.1f} us" if "p50_us" in row else ""), flush=True)

@@ -22,17 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-STORAGES = ("fp32", "fp16", "int8")
-
-
-def _stored(weight: torch.Tensor, storage: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(values, scales [rows, 1] or None) of a float matrix [rows, cols]."""
-    w = weight.detach().float()
-    if storage == "fp16":
-        return w.half(), None
-    scale = w.abs().amax(-1, keepdim=True) / 127.0
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    return torch.clamp(torch.round(w / scale), -127, 127).to(torch.int8), scale
+from toolchain.compression.storage import quantize_rows, widen
 
 
 class StoredLinear(nn.Module):
@@ -40,7 +30,7 @@ class StoredLinear(nn.Module):
 
     def __init__(self, linear: nn.Linear, storage: str, use_kernel: bool) -> None:
         super().__init__()
-        values, scales = _stored(linear.weight, storage)
+        values, scales = quantize_rows(linear.weight, storage)
         self.register_buffer("values", values)
         self.register_buffer("scales", scales)
         bias = linear.bias.detach().float() if linear.bias is not None else torch.zeros(linear.out_features)
@@ -50,8 +40,7 @@ class StoredLinear(nn.Module):
             from export.kernels import ops  # noqa: F401 - registers torch.ops.odtool
 
     def weight(self) -> torch.Tensor:
-        w = self.values.to(torch.float32)
-        return w * self.scales if self.scales is not None else w
+        return widen(self.values, self.scales)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_kernel:
@@ -64,14 +53,14 @@ class StoredRows(nn.Module):
 
     def __init__(self, weight: torch.Tensor, storage: str) -> None:
         super().__init__()
-        values, scales = _stored(weight, storage)
+        values, scales = quantize_rows(weight, storage)
         self.register_buffer("values", values)
         self.register_buffer("scales", scales)
 
     def rows(self, idx: torch.Tensor) -> torch.Tensor:
         """idx [L] -> [L, N] fp32."""
-        r = torch.index_select(self.values, 0, idx).to(torch.float32)
-        return r * torch.index_select(self.scales, 0, idx) if self.scales is not None else r
+        return widen(torch.index_select(self.values, 0, idx),
+                     torch.index_select(self.scales, 0, idx) if self.scales is not None else None)
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         """Like ``nn.Embedding``: idx [...] -> [..., N] (the eager reference path)."""

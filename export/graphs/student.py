@@ -27,6 +27,7 @@ from export.graphs.base import GraphOptions, InferenceGraph, Kernels
 from toolchain.compression.codes import CodesTable
 from toolchain.compression.frozen_codes import FrozenCodesTable, code_dtype
 from toolchain.compression.quantized_codes import QuantizedCodesTable
+from toolchain.compression.storage import quantize_rows, widen
 from toolchain.models.base import SessionRecommender
 
 MAX_GROUP_TABLE = 4096
@@ -46,21 +47,15 @@ class StoredTensor(nn.Module):
         super().__init__()
         self.storage = storage
         self.use_kernel = use_kernel and storage != "fp32"
-        if storage == "int8":
-            scale = x.abs().amax(-1, keepdim=True) / 127.0
-            scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-            self.register_buffer("values", torch.round(x / scale).to(torch.int8))
-            self.register_buffer("scales", scale)
-        else:
-            self.register_buffer("values", x.half() if storage == "fp16" else x.float())
+        values, scales = quantize_rows(x, storage)
+        self.register_buffer("values", values)
+        self.register_buffer("scales", scales)
 
     def forward(self) -> torch.Tensor:
         if self.use_kernel:
-            scales = self.scales if self.storage == "int8" else self.values.new_empty(0, dtype=torch.float32)
+            scales = self.scales if self.scales is not None else self.values.new_empty(0, dtype=torch.float32)
             return torch.ops.odtool.widen(self.values, scales)
-        if self.storage == "int8":
-            return self.values.to(torch.float32) * self.scales
-        return self.values.to(torch.float32)
+        return widen(self.values, self.scales)
 
 
 class ExportQuantizedItems(nn.Module):

@@ -47,26 +47,13 @@ from torch import nn
 from toolchain.artifact.packing import smallest_uint
 from toolchain.compression.item_table import ITEM_TABLES, ItemTable, uniform_
 from toolchain.compression.kmeans import kmeans
+from toolchain.compression.storage import STORAGES, fake_storage
 from toolchain.config import Config, check_positive
 from toolchain.errors import InternalError
 
 STRUCTURES = ("product", "residual")
-STORAGES = ("fp32", "fp16", "int8")
 METRICS = ("sessions", "euclidean")
 EIGEN_FLOOR = 1e-3  # of the largest eigenvalue of S (keeps R well conditioned for fp16 / int8)
-
-
-def fake_storage(x: torch.Tensor, storage: str) -> torch.Tensor:
-    """``x`` [..., d] rounded as it will be stored (see module doc), straight-through gradient."""
-    if storage == "fp32":
-        return x
-    if storage == "fp16":
-        q = x.detach().half().float()
-    else:
-        scale = (x.detach().abs().amax(-1, keepdim=True) / 127.0)
-        scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-        q = torch.clamp(torch.round(x.detach() / scale), -127, 127) * scale
-    return x + (q - x).detach()
 
 
 def storage_bytes_of(numel: int, rows: int, storage: str) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable, fake_storage
+from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
+from toolchain.compression.storage import fake_storage
 from toolchain.errors import ConfigError
 
 N_ITEMS, DIM = 300, 12
