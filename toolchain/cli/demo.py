@@ -2,7 +2,7 @@
 
 data -> train teacher and student -> evaluate -> freeze -> export (ExecuTorch, TorchScript-lite,
 ONNX, each checked against eager) -> bench (host, and the Pixel 2 emulator when provisioned)
--> size-check against the budgets in pyproject.toml. Sized to run in about 4-5 minutes on an
+-> size-check against the budgets in pyproject.toml. Sized to run in about 3 minutes on an
 idle 2-core CPU: a small teacher (N = 64, 6 epochs) and the deployable student at 1/RATIO of
 the teacher's deployed bytes (2 epochs; otherwise the defaults of ``odtool train student``).
 Each step is the same code the CLI commands run, at any size.
