@@ -18,13 +18,6 @@ from toolchain.compression.item_table import FullTable
 from toolchain.models.base import SessionRecommender
 
 
-def encoder_bytes(model: SessionRecommender) -> int:
-    """fp32 bytes of the deployed tensors outside the item table."""
-    skip = {id(t) for t in model.items.parameters()} | {id(t) for t in model.items.buffers()}
-    tensors = list(model.parameters()) + [b for b in model.buffers() if b.is_floating_point()]
-    return 4 * sum(t.numel() for t in tensors if id(t) not in skip)
-
-
 def table_ratio(model: SessionRecommender) -> float:
     table = model.items
     if hasattr(table, "compression_ratio"):
