@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: venv
-	$(BIN)/odtool demo --out $(DEMO_DIR)
+	$(BIN)/odtool demo --out $(DEMO_DIR) --overwrite
 
 # The suite runs a tiny model through the Pixel 2 emulator: `odtool emulator setup` provisions
 # it first (idempotent: about 35 s and 67 MB the first time, 4 s to verify after).

@@ -118,7 +118,7 @@ def latency(model, spec, storage: str, out: Path, args) -> dict:
     n = model.items.n_items
     (r,) = export_model(model, "model", ["executorch"], out / "export",
                         GraphOptions(args.max_len, 20, Kernels.odtool, encoder_storage=storage),
-                        random_sessions(n, args.max_len, 8, seed=2))
+                        random_sessions(n, args.max_len, 8, seed=2), overwrite=True)
     lengths = session_lengths(args.sessions, args.max_len, args.data, seed=0)
     items, lens = padded_sessions(n, lengths, args.max_len, seed=1)
     sessions = write_sessions(out / "sessions.bin", items, lens)

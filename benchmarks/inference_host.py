@@ -70,7 +70,8 @@ def main() -> None:
             storage = encoder_storage_at_scale(kind)
             for name, kernels, fmts in variants:
                 results = export_model(model, name, fmts, work / name,
-                                       GraphOptions(args.max_len, args.top_k, kernels, encoder_storage=storage), checks)
+                                       GraphOptions(args.max_len, args.top_k, kernels, encoder_storage=storage), checks,
+                                       overwrite=True)
                 for r in results:
                     trim = bool(r.graph.get("dynamic_length"))
                     run = host.run(r.path, sessions_file, threads=1, warmup=args.warmup, repeat=args.repeat,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +25,7 @@ from export.parity import ParityResult, check_parity, require_parity
 from toolchain import __version__
 from toolchain.atomic import atomic_write_json
 from toolchain.checksum import sha256_file
+from toolchain.errors import ExportError
 from toolchain.models.base import SessionRecommender
 from toolchain.progress import info
 
@@ -47,8 +50,20 @@ class ExportResult:
 
 def export_model(model: SessionRecommender, name: str, formats: Sequence[str], out_dir: Path,
                  options: GraphOptions, sessions: Sequence[tuple[torch.Tensor, torch.Tensor]],
-                 model_info: dict | None = None) -> list[ExportResult]:
+                 model_info: dict | None = None, overwrite: bool = False) -> list[ExportResult]:
+    """Export ``model`` as ``out_dir/name.<suffix>`` for each format, each checked against eager.
+
+    An existing file of that name is replaced only with ``overwrite``. Callers hold the
+    directory's write lock (:func:`toolchain.outputs.writing`)."""
+    if not sessions:
+        raise ExportError("the parity check needs at least one session", hint="pass --sessions 1 or more")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if not overwrite:
+        taken = [p for fmt in formats if (p := out_dir / f"{name}{get_exporter(fmt).suffix}").exists()]
+        if taken:
+            raise ExportError(f"{', '.join(map(str, taken))} already exist" if len(taken) > 1 else
+                              f"{taken[0]} already exists", hint="pass --overwrite to replace, or choose "
+                              "another --out or --name")
     results = []
     for fmt in formats:
         exporter = get_exporter(fmt)
@@ -57,19 +72,22 @@ def export_model(model: SessionRecommender, name: str, formats: Sequence[str], o
             opts = dataclasses.replace(options, kernels=Kernels.portable)
         graph = build_graph(model, opts)
         final = out_dir / f"{name}{exporter.suffix}"
-        # Staged under the final file name (TorchScript archives embed it), checked, then moved.
-        staging = out_dir / ".staging" / final.name
-        staging.parent.mkdir(exist_ok=True)
-        t0 = time.perf_counter()
-        dynamic = exporter.export(graph, staging)
-        seconds = time.perf_counter() - t0
-        checks = list(sessions) + (trimmed(sessions) if dynamic else [])
-        parity: ParityResult = check_parity(fmt, graph, exporter.load(staging), checks)
-        if not parity.ok:
-            os.replace(staging, final.with_name(final.name + ".failed"))
-            require_parity(parity)
-        os.replace(staging, final)
-        staging.parent.rmdir() if not any(staging.parent.iterdir()) else None
+        # Staged under the final file name (TorchScript archives embed it) in a directory private
+        # to this writer, checked, then moved.
+        staging_dir = Path(tempfile.mkdtemp(prefix=f".staging-{final.name}-", dir=out_dir))
+        staging = staging_dir / final.name
+        try:
+            t0 = time.perf_counter()
+            dynamic = exporter.export(graph, staging)
+            seconds = time.perf_counter() - t0
+            checks = list(sessions) + (trimmed(sessions) if dynamic else [])
+            parity: ParityResult = check_parity(fmt, graph, exporter.load(staging), checks)
+            if not parity.ok:
+                os.replace(staging, final.with_name(final.name + ".failed"))
+                require_parity(parity)
+            os.replace(staging, final)
+        finally:
+            shutil.rmtree(staging_dir, ignore_errors=True)
         warns = [w for w in [getattr(exporter, "last_warning", None)] if w]
         result = ExportResult(
             format=fmt, path=str(final), bytes=final.stat().st_size, sha256=sha256_file(final),

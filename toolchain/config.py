@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from numpy import bool_ as np_bool
+
 from toolchain.errors import ConfigError
 
 C = TypeVar("C", bound="Config")
@@ -23,9 +25,24 @@ class Config:
     VERSION: ClassVar[int] = 1
 
     def __post_init__(self) -> None:
-        problems = self.problems()
+        # wrong types first: the value checks in problems() assume the declared types
+        problems = self.type_problems() or self.problems()
         if problems:
             raise ConfigError(problems, source=f"{self.KIND} config")
+
+    def type_problems(self) -> list[str]:
+        """Fields whose value is not of the declared scalar type (int, float, bool, str, or None
+        where the field is Optional); other annotations are left to :meth:`problems`."""
+        hints = _scalar_hints(type(self))
+        out = []
+        for f in dataclasses.fields(self):
+            allowed = hints.get(f.name)
+            value = getattr(self, f.name)
+            if allowed is None or _is_a(value, allowed):
+                continue
+            names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
+            out.append(f"{f.name} must be {names}, got {value!r} ({type(value).__name__})")
+        return out
 
     def problems(self) -> list[str]:
         """Every invalid value, each as 'field: what is wrong (and what is allowed)'."""
@@ -69,6 +86,38 @@ class Config:
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path}: invalid JSON ({e})") from e
         return cls.from_dict(data, source=str(path))
+
+
+_SCALARS = (bool, int, float, str)
+
+
+def _scalar_hints(cls: type) -> dict[str, tuple[type, ...]]:
+    """field -> accepted types, for fields annotated with scalars (or Optional scalars)."""
+    import types
+    import typing
+
+    try:
+        hints = typing.get_type_hints(cls)
+    except Exception:  # an annotation that cannot be resolved: no type checks for this class
+        return {}
+    out = {}
+    for name, hint in hints.items():
+        args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+        if args and all(a in _SCALARS or a is type(None) for a in args):
+            out[name] = tuple(args)
+    return out
+
+
+def _is_a(value: Any, allowed: tuple[type, ...]) -> bool:
+    import numbers
+
+    if isinstance(value, (bool, np_bool)):
+        return bool in allowed
+    if isinstance(value, numbers.Integral):
+        return int in allowed or float in allowed
+    if isinstance(value, numbers.Real):
+        return float in allowed
+    return any(isinstance(value, t) for t in allowed if t not in (bool, int, float))
 
 
 def check_positive(problems: list[str], **values: float) -> None:

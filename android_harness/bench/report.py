@@ -119,8 +119,11 @@ def chart(plan: BenchPlan, cells: list[Cell], path: Path) -> Path | None:
     return path
 
 
-def write_report(plan: BenchPlan, cells: list[Cell], device: dict, command: str) -> dict[str, Path]:
-    out = plan.out
+def write_report(plan: BenchPlan, cells: list[Cell], device: dict, command: str,
+                 into: Path | None = None) -> dict[str, Path]:
+    """results.json, table5.md and table5.png in ``into`` (default ``plan.out``; the bench stages
+    its output elsewhere and renames it to ``plan.out`` when complete)."""
+    out = into or plan.out
     results = {"command": command, "plan": plan.to_dict(), "device": device,
                "cells": [c.to_dict() for c in cells],
                "speedups": {f"{row.label}/{fmt}": {"student_vs_odrec": speedup(cells, row.label, fmt, "odrec"),

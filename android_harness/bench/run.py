@@ -96,7 +96,8 @@ def run_plan(plan: BenchPlan) -> list[Cell]:
                 options = GraphOptions(plan.max_len, plan.top_k, Kernels(plan.kernels),
                                        encoder_storage=model_info["encoder_storage"])
                 exports = export_model(model, kind, plan.formats, row_dir, options,
-                                       random_sessions(model.items.n_items, plan.max_len, 8), model_info)
+                                       random_sessions(model.items.n_items, plan.max_len, 8), model_info,
+                                       overwrite=True)
             except Exception as e:  # one model failing must not stop the others
                 for c in row_cells.values():
                     c.error = f"export failed: {_describe(e)}"

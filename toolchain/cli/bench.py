@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 from enum import Enum
@@ -51,6 +52,7 @@ def bench_command(
     data: Optional[Path] = typer.Option(None, help="Dataset whose test split gives the session lengths."),
     host_check: bool = typer.Option(True, help="On emulator / adb, also run on the host and compare top-k."),
     out: Path = typer.Option(Path("bench-out"), "--out", "-o", help="Where exports and the report go."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the bench report already in --out."),
 ) -> None:
     """Measure each model on a device: seconds per 100 sessions in the paper's Table 5 layout
     (a row per dataset, a column per model), the student's speed-up against OD-Rec and the
@@ -72,6 +74,8 @@ def bench_command(
     from android_harness.bench.report import write_report
     from android_harness.bench.run import run_plan
     from android_harness.devices import DEVICES
+    from toolchain.atomic import atomic_dir
+    from toolchain.outputs import mark, writing
 
     rows = [Row(p.value, preset=p.value) for p in (preset or [])]
     rows += [Row(a.name or str(a), artifacts=a) for a in (artifacts or [])]
@@ -81,13 +85,17 @@ def bench_command(
                      sessions=sessions, threads=threads, warmup=warmup, repeat=repeat, max_len=max_len, top_k=top_k,
                      kernels=kernels, cores=(core,) if core is not None else None, serial=serial, data=data, out=out,
                      check_host=host_check)
-    cells = run_plan(plan)
-    dev = DEVICES.get(plan.device)
-    describe = {"device": plan.device, "profile": plan.profile if plan.device != "host" else None,
-                "emulated": getattr(dev, "emulated", False)}
-    paths = write_report(plan, cells, describe, "odtool " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
+    with writing(out, "bench", overwrite=overwrite, inputs=[*(artifacts or []), data]), atomic_dir(out) as staged:
+        # exports, sessions and the report are written in a private staging directory, renamed to --out at the end
+        cells = run_plan(dataclasses.replace(plan, out=staged))
+        dev = DEVICES.get(plan.device)
+        describe = {"device": plan.device, "profile": plan.profile if plan.device != "host" else None,
+                    "emulated": getattr(dev, "emulated", False)}
+        written = write_report(plan, cells, describe, "odtool " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                               into=staged)
+        mark(staged, "bench")
     stdout.print((out / "table5.md").read_text())
-    stdout.print("written: " + ", ".join(str(p) for p in paths.values()))
+    stdout.print("written: " + ", ".join(str(out / p.relative_to(staged)) for p in written.values()))
     failed = [c for c in cells if not c.ok]
     if failed and len(failed) == len(cells):
         raise typer.Exit(1)

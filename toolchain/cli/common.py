@@ -9,6 +9,7 @@ from typing import Any
 import click
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
@@ -25,9 +26,10 @@ class OdtoolGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except OdtoolError as e:
-            stderr.print(f"[bold red]error:[/] {e.message}", highlight=False, soft_wrap=True)
+            # messages quote user input and TOML sections ("[tool.odtool.size-budget]"): never markup
+            stderr.print(f"[bold red]error:[/] {escape(e.message)}", highlight=False, soft_wrap=True)
             if e.hint:
-                stderr.print(f"[bold]hint:[/] {e.hint}", highlight=False, soft_wrap=True)
+                stderr.print(f"[bold]hint:[/] {escape(e.hint)}", highlight=False, soft_wrap=True)
             raise SystemExit(e.exit_code) from None
         except KeyboardInterrupt:
             stderr.print("[yellow]interrupted[/]")

@@ -56,6 +56,9 @@ def prepare(
     skip_bad_rows: bool = typer.Option(False, help="Skip malformed rows (reported) instead of failing."),
     session_gap_minutes: float = typer.Option(30.0, help="RetailRocket events.csv: inactivity cutting sessions."),
     event_types: str = typer.Option("view", help="RetailRocket events.csv: comma-separated events to keep."),
+    string_ids: bool = typer.Option(False, "--string-ids", help="text: item ids may be any token, not only "
+                                    "integers."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the dataset already in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the stats as JSON."),
 ) -> None:
     """Read a raw session log and write the canonical dataset (filtered, split, augmented).
@@ -69,8 +72,10 @@ def prepare(
     opts = PrepareOptions(min_item_count=min_item_count, min_session_length=min_session_length,
                           split=split.value, test_days=test_days, valid_fraction=valid_fraction, seed=seed)
     read_opts = ReadOptions(skip_bad_rows=skip_bad_rows, session_gap_minutes=session_gap_minutes,
-                            event_types=tuple(e.strip() for e in event_types.split(",") if e.strip()))
-    ds = prepare_dataset(input, out, fmt=format.value, prepare_opts=opts, read_opts=read_opts)
+                            event_types=tuple(e.strip() for e in event_types.split(",") if e.strip()),
+                            string_ids=string_ids)
+    ds = prepare_dataset(input, out, fmt=format.value, prepare_opts=opts, read_opts=read_opts,
+                         overwrite=overwrite)
     _show_stats(ds, out, as_json)
 
 
@@ -83,6 +88,7 @@ def synth(
     zipf: float = typer.Option(SynthConfig.zipf_exponent, help="Zipf exponent of item popularity."),
     mean_length: float = typer.Option(SynthConfig.mean_length, help="Mean session length."),
     p_follow: float = typer.Option(SynthConfig.p_follow, help="Probability of a learnable transition."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the dataset already in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the stats as JSON."),
 ) -> None:
     """Generate the synthetic dataset (Zipf popularity, latent interests, learnable transitions).
@@ -94,7 +100,7 @@ def synth(
     cfg = SynthConfig(n_items=items, n_sessions=sessions, seed=seed, zipf_exponent=zipf,
                       mean_length=mean_length, p_follow=p_follow)
     out = out or default_dataset_dir()
-    ds = synth_dataset(cfg, out)
+    ds = synth_dataset(cfg, out, overwrite=overwrite)
     _show_stats(ds, out, as_json)
 
 

@@ -30,13 +30,24 @@ STUDENT = {"train": {**TRAIN, "epochs": 2}}  # everything else: odtool train stu
 RATIO = 6.0
 
 
-def run_demo(out: Path) -> None:
+def run_demo(out: Path, overwrite: bool = False) -> None:
+    """The whole demo in ``out`` (a demo directory: with ``overwrite`` an earlier demo's outputs
+    are replaced one by one, each only if it is the odtool output expected there)."""
+    from toolchain.outputs import mark, writing
+
+    with writing(out, "demo", overwrite=overwrite):
+        out.mkdir(parents=True, exist_ok=True)
+        mark(out, "demo")
+        _run_demo(out)
+
+
+def _run_demo(out: Path) -> None:
     from toolchain.training.build import load_trained, reference_teacher
     from toolchain.training.sizes import size_report
 
     data = out / "data"
     stdout.rule("1. data: synthetic default")
-    ds = synth_dataset(SynthConfig(), data)
+    ds = synth_dataset(SynthConfig(), data, overwrite=True)
     row = table2_row(ds)
     stdout.print(kv_table(f"dataset {data}", [(label, row[k]) for k, label in TABLE2_COLUMNS]))
 
@@ -54,7 +65,7 @@ def run_demo(out: Path) -> None:
     rows = {"popularity": evaluate(PopularityRecommender.fit(ds), ds.test)}
     sizes = {}
     for name, path in (("teacher", teacher), ("student", student)):
-        spec, model = load_trained(path, ds.n_items)
+        spec, model = load_trained(path, dataset=ds)
         rows[name] = evaluate(model, ds.test, max_len=spec.train.max_len)
         sizes[name] = {"kind": spec.kind, **size_report(model, reference_teacher(spec, ds.n_items),
                                                         spec.deploy.get("encoder_storage", "fp32"))}
@@ -86,10 +97,12 @@ def deploy(out: Path, teacher: Path, student: Path, data: Path) -> None:
     art, exp = out / "artifacts", out / "export"
     stdout.rule("5. freeze: code matrix + codebooks + int8 encoder, checksummed")
     for name, run in (("teacher", teacher), ("student", student)):
-        odtool("freeze", str(run), "--out", str(art / name), "--data", str(data))
+        odtool("freeze", str(run), "--out", str(art / name), "--data", str(data), "--overwrite")
     stdout.rule("6. export, each format checked against eager")
-    odtool("export", str(art / "student"), "--format", "all", "--out", str(exp), "--data", str(data))
-    odtool("export", str(art / "teacher"), "--format", "executorch", "--out", str(exp), "--data", str(data))
+    odtool("export", str(art / "student"), "--format", "all", "--out", str(exp), "--data", str(data),
+           "--overwrite")
+    odtool("export", str(art / "teacher"), "--format", "executorch", "--out", str(exp), "--data", str(data),
+           "--overwrite")
     stdout.rule("7. bench: prediction time per 100 sessions")
     devices = ["host"]
     from android_harness.provision.layout import EmulatorLayout
@@ -101,7 +114,7 @@ def deploy(out: Path, teacher: Path, student: Path, data: Path) -> None:
                      "host only; `odtool emulator setup` adds it[/]")
     for device in devices:
         odtool("bench", "--device", device, "--artifacts", str(art), "--models", "student,teacher",
-               "--formats", "executorch", "--sessions", "50", "--out", str(out / "bench" / device))
+               "--formats", "executorch", "--sessions", "50", "--out", str(out / "bench" / device), "--overwrite")
     stdout.rule("8. size-check against \\[tool.odtool.size-budget] in pyproject.toml")
     from toolchain.artifact.budget import find_pyproject, load_budgets
 

@@ -10,6 +10,7 @@ from rich.table import Table
 
 from toolchain.cli.common import print_json, stdout
 from toolchain.data.pipeline import load_dataset
+from toolchain.errors import UsageError
 from toolchain.evaluation.evaluate import evaluate
 from toolchain.evaluation.popularity import PopularityRecommender
 from toolchain.progress import info
@@ -49,6 +50,8 @@ def eval_command(
                                         "was trained on, else the synthetic default)."),
     split: str = typer.Option("test", help="Split to evaluate: test or valid."),
     batch_size: int = typer.Option(500, help="Sessions scored at once."),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete",
+                                          help="Evaluate runs that never finished training (best epoch so far)."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
 ) -> None:
     """Evaluate with full ranking: P@K (hit ratio), NDCG@K for K in 5, 10, 20, and MRR@20.
@@ -76,12 +79,16 @@ def eval_command(
         data = RunDir(paths[0]).read_config().get("data", {}).get("path")
         if data:
             info(f"evaluating on {data} (the dataset {paths[0]} was trained on)")
+    if split not in ("test", "valid"):
+        raise UsageError(f"--split {split!r}: choose test or valid")
+    if batch_size < 1:
+        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
     ds = load_dataset(data)
     target = ds.split(split)
     rows = {"popularity": evaluate(PopularityRecommender.fit(ds), target, batch_size=batch_size)}
     details: dict[str, dict[str, Any]] = {}
     for path in paths:
-        spec, model = load_trained(path, ds.n_items)
+        spec, model = load_trained(path, dataset=ds, allow_incomplete=allow_incomplete)
         name = _run_name(path, rows)
         rows[name] = evaluate(model, target, batch_size=batch_size, max_len=spec.train.max_len,
                               description=f"evaluating {name}")

@@ -54,7 +54,9 @@ def export_command(
                                          "code_topk kernel, or ExecuTorch's own kernels only (portable)."),
     data: Optional[Path] = typer.Option(None, "--data", "-d", help="Dataset whose test sessions check parity "
                                         "(default: the training dataset, else synthetic sessions)."),
-    sessions: int = typer.Option(64, help="Number of sessions in the parity check."),
+    sessions: int = typer.Option(64, min=1, help="Number of sessions in the parity check (at least 1: parity "
+                                 "is never skipped)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace export files of the same name in --out."),
     as_json: bool = typer.Option(False, "--json", help="Print the export reports as JSON."),
 ) -> None:
     """Export a frozen artifact and check each export against the eager model.
@@ -76,15 +78,23 @@ def export_command(
     from export.pipeline import FORMATS, export_model
     from toolchain.artifact.load import load_artifact
 
+    from toolchain.checksum import sha256_file
+    from toolchain.outputs import mark, writing
+
     bundle, spec, model = load_artifact(artifact)
     out = out or artifact / "export"
     formats = list(FORMATS) if format == Format.all else [format.value]
     storage = bundle.manifest.get("freeze", {}).get("encoder_storage", "fp32")
     options = GraphOptions(max_len, top_k, Kernels(kernels.value), encoder_storage=storage)
     checks = check_sessions(spec.data, data, model.items.n_items, max_len, sessions)
-    results = export_model(model, name or artifact.resolve().name, formats, out, options, checks,
-                           model_info={"artifact": str(artifact), "kind": spec.kind,
-                                       "manifest_sha256": bundle.manifest.get("total_bytes")})
+    # an export directory collects files: an existing one takes new files, same names need --overwrite
+    with writing(out, "export", overwrite=True, inputs=[artifact]):
+        results = export_model(model, name or artifact.resolve().name, formats, out, options, checks,
+                               model_info={"artifact": str(artifact), "kind": spec.kind,
+                                           "manifest_sha256": sha256_file(artifact / "manifest.json"),
+                                           "artifact_bytes": bundle.manifest.get("total_bytes")},
+                               overwrite=overwrite)
+        mark(out, "export")
     if as_json:
         print_json([r.to_dict() for r in results])
         return

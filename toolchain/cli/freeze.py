@@ -14,6 +14,7 @@ from toolchain.artifact.budget import human
 from toolchain.artifact.quantize import FloatStorage
 from toolchain.atomic import atomic_write_text
 from toolchain.cli.common import print_json, stdout
+from toolchain.errors import UsageError
 from toolchain.progress import info
 
 
@@ -32,6 +33,9 @@ def freeze_command(
         "(default: the run's choice: int8 for deployable students, else fp32)"),
     evaluate_split: str = typer.Option("test", "--eval-split",
                                        help="Split to measure the frozen model on (test, valid, or none)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the artifact already in --out."),
+    allow_incomplete: bool = typer.Option(False, "--allow-incomplete",
+                                          help="Freeze a run that never finished training (its best epoch so far)."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
 ) -> None:
     """Freeze a run: code matrix + codebooks (students) or the model's own tensors, the encoder,
@@ -52,23 +56,31 @@ def freeze_command(
     """
     from toolchain.artifact.freeze import FreezeOptions, dataset_for_run, freeze_model
     from toolchain.artifact.load import load_artifact
+    from toolchain.atomic import atomic_dir
     from toolchain.evaluation.evaluate import evaluate
-    from toolchain.training.build import load_trained
+    from toolchain.outputs import writing
+    from toolchain.training.build import load_trained, require_same_dataset
+    from toolchain.training.run_dir import RunDir
 
-    spec, model = load_trained(run)
+    if evaluate_split not in ("test", "valid", "none"):
+        raise UsageError(f"--eval-split {evaluate_split!r}: choose test, valid or none")
+    spec, model = load_trained(run, allow_incomplete=allow_incomplete)
     ds = dataset_for_run(spec, data)
+    require_same_dataset(RunDir(run), spec.data, ds)
     encoder = encoder_dtype or FloatStorage(spec.deploy.get("encoder_storage", "fp32"))
-    freeze_model(model, spec, ds.vocab, out, FreezeOptions(packed, codebook_dtype, encoder),
-                 source={"run": str(run.resolve()), "dataset_sha256": ds.manifest.get("arrays_sha256")})
     metrics = {}
-    if evaluate_split != "none":
-        _, _, frozen = load_artifact(out)
-        info(f"measuring the frozen model on the {evaluate_split} split")
-        metrics = {"split": evaluate_split, **evaluate(frozen, ds.split(evaluate_split))}
-        manifest_path = out / "manifest.json"
-        manifest = json.loads(manifest_path.read_text())
-        manifest["metrics"] = metrics
-        atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    with writing(out, "artifact", overwrite=overwrite, inputs=[run, data]), atomic_dir(out) as staged:
+        # the artifact is complete (frozen, loaded back, measured) before it appears under --out
+        freeze_model(model, spec, ds.vocab, staged, FreezeOptions(packed, codebook_dtype, encoder),
+                     source={"run": str(run.resolve()), "dataset_sha256": ds.manifest.get("arrays_sha256")})
+        if evaluate_split != "none":
+            _, _, frozen = load_artifact(staged)
+            info(f"measuring the frozen model on the {evaluate_split} split")
+            metrics = {"split": evaluate_split, **evaluate(frozen, ds.split(evaluate_split))}
+            manifest_path = staged / "manifest.json"
+            manifest = json.loads(manifest_path.read_text())
+            manifest["metrics"] = metrics
+            atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     bundle = Bundle.load(out)
     if as_json:
         print_json({"artifact": str(out), "total_bytes": bundle.manifest["total_bytes"],

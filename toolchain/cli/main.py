@@ -49,14 +49,15 @@ app.command("bench")(bench_cli.bench_command)
 @app.command("demo")
 def demo(
     out: Path = typer.Option(Path("demo-out"), "--out", "-o", help="Where the demo writes everything."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the outputs of an earlier demo in --out."),
 ) -> None:
     """Run the whole pipeline on the synthetic default: data -> train -> freeze -> export -> bench.
 
-    Example: odtool demo --out demo-out
+    Example: odtool demo --out demo-out --overwrite
     """
     from toolchain.cli.demo import run_demo
 
-    run_demo(out)
+    run_demo(out, overwrite=overwrite)
 
 
 def _version(value: bool) -> None:

@@ -19,6 +19,7 @@ import typer
 from toolchain.cli.common import new_app, stdout
 from toolchain.cli.evaluate import metrics_table
 from toolchain.cli.train_options import (
+    ALLOW_INCOMPLETE,
     BATCH,
     BETA,
     CAUSAL,
@@ -62,7 +63,15 @@ from toolchain.errors import UsageError
 from toolchain.progress import info
 from toolchain.artifact.budget import parse_size
 from toolchain.artifact.quantize import FloatStorage
-from toolchain.training.build import Deploy, build_model, build_task, new_spec
+from toolchain.outputs import claim, lock
+from toolchain.training.build import (
+    Deploy,
+    build_model,
+    build_task,
+    check_teacher,
+    new_spec,
+    require_same_dataset,
+)
 from toolchain.training.run_dir import RunDir
 from toolchain.training.spec import SECTIONS, RunSpec, read_config_file
 from toolchain.training.trainer import Trainer
@@ -111,18 +120,26 @@ def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None
         flags.setdefault(section, {}).update(values)
     return train_run(kind, p["out"], data=p["data"], flags=flags, preset=p["preset"].value,
                      config=p.get("config"), teacher=p.get("teacher"), target_ratio=target_ratio,
-                     resume=p["resume"], overwrite=p["overwrite"], deploy=deploy)
+                     resume=p["resume"], overwrite=p["overwrite"], deploy=deploy,
+                     allow_incomplete=p.get("allow_incomplete", False))
 
 
 def train_run(kind: str, out: Path, *, data: Path | None = None, flags: dict[str, dict[str, Any]] | None = None,
               preset: str = "tmall", config: Path | None = None, teacher: Path | None = None,
               target_ratio: float | None = None, resume: bool = False, overwrite: bool = False,
-              deploy: Deploy = Deploy()) -> dict[str, Any]:
+              deploy: Deploy = Deploy(), allow_incomplete: bool = False) -> dict[str, Any]:
     """Create (or resume) the run in ``out`` and train it; prints and returns the summary.
 
+    The run directory is locked for the whole training (:mod:`toolchain.outputs`). A new run
+    that fails before its first checkpoint leaves nothing behind, so a plain retry works.
     Students train with ``deploy.recipe`` (default: deployable)."""
-    run = RunDir(out)
-    flags = flags or {}
+    with lock(out):
+        return _train_locked(kind, RunDir(out), data, flags or {}, preset, config, teacher, target_ratio,
+                             resume, overwrite, deploy, allow_incomplete)
+
+
+def _train_locked(kind, run, data, flags, preset, config, teacher, target_ratio, resume, overwrite, deploy,
+                  allow_incomplete) -> dict[str, Any]:
     if resume:
         changed = {k for sec in flags.values() for k in sec} - RUNTIME
         sized = deploy.budget is not None or deploy.ratio is not None or deploy.encoder_storage is not None
@@ -130,22 +147,45 @@ def train_run(kind: str, out: Path, *, data: Path | None = None, flags: dict[str
             raise UsageError(f"--resume continues with the settings in {run.config}; drop "
                              f"{', '.join(sorted(changed)) or 'the config / teacher options'}",
                              hint="or start a new run with another --out")
+        if overwrite:
+            raise UsageError("--resume continues the run in --out, --overwrite replaces it: choose one")
         spec = RunSpec.from_dict(run.read_config(), source=str(run.config))
         if spec.kind != kind:
             raise UsageError(f"{run.root} is a {spec.kind} run: use `odtool train {spec.kind} --resume`")
         spec.train = spec.train.replace(**flags.get("train", {}))
         ds = load_dataset(data or spec.data.get("path"))
-        if spec.data.get("arrays_sha256") not in (None, ds.manifest.get("arrays_sha256")):
-            raise UsageError(f"this dataset is not the one {run.root} was trained on (checksums differ)",
-                             hint=f"pass --data {spec.data.get('path')}")
-    else:
-        _claim(run, overwrite)
-        if data is None and teacher is not None:  # a student trains on its teacher's dataset
-            data = RunDir(teacher).read_config().get("data", {}).get("path")
-        ds = load_dataset(data)
-        spec = new_spec(kind, ds, data, preset=preset, file=read_config_file(config) if config else None,
-                        flags=flags, teacher_run=teacher, target_ratio=target_ratio, deploy=deploy)
-        run.write_config(spec.to_dict())
+        require_same_dataset(run, spec.data, ds)
+        return _fit(kind, run, spec, ds, resume=True)
+    # a run that never committed an epoch (and nobody is writing: we hold its lock) is abandoned
+    abandoned = run.config.is_file() and not run.latest_checkpoint_exists() and not run.model.is_file()
+    try:
+        existing = claim(run.root, "run", overwrite=overwrite or abandoned, inputs=[data, teacher, config])
+    except UsageError as e:
+        if run.config.is_file() and not overwrite:
+            raise UsageError(f"{run.root} already holds a run",
+                             hint="--resume continues it, --overwrite starts it again") from None
+        raise e
+    if data is None and teacher is not None:  # a student trains on its teacher's dataset
+        data = RunDir(teacher).read_config().get("data", {}).get("path")
+    ds = load_dataset(data)
+    if teacher is not None:
+        check_teacher(teacher, ds, allow_incomplete)
+    spec = new_spec(kind, ds, data, preset=preset, file=read_config_file(config) if config else None,
+                    flags=flags, teacher_run=teacher, target_ratio=target_ratio, deploy=deploy)
+    if existing:
+        shutil.rmtree(run.root)  # claim() checked that it is an odtool run
+    run.root.mkdir(parents=True, exist_ok=True)
+    run.write_config(spec.to_dict())
+    try:
+        return _fit(kind, run, spec, ds, resume=False)
+    except BaseException:
+        if run.latest_checkpoint_exists():
+            raise  # resumable: keep it
+        run.discard()
+        raise
+
+
+def _fit(kind: str, run: RunDir, spec: RunSpec, ds, resume: bool) -> dict[str, Any]:
     device = _device(spec.train.device)
     if spec.train.threads:
         torch.set_num_threads(spec.train.threads)
@@ -158,18 +198,6 @@ def train_run(kind: str, out: Path, *, data: Path | None = None, flags: dict[str
     stdout.print(f"run: {run.root}  mean epoch seconds: "
                  + ", ".join(f"{k} {v:.1f}" for k, v in summary["mean_epoch_seconds"].items()))
     return summary
-
-
-def _claim(run: RunDir, overwrite: bool) -> None:
-    """Make sure ``run.root`` can hold a new run; never deletes anything that is not a run."""
-    if run.root.exists() and any(run.root.iterdir()):
-        if not run.config.is_file():
-            raise UsageError(f"{run.root} exists and is not an odtool run; choose another --out")
-        if not overwrite:
-            raise UsageError(f"{run.root} already holds a run",
-                             hint="--resume continues it, --overwrite starts it again")
-        shutil.rmtree(run.root)
-    run.root.mkdir(parents=True, exist_ok=True)
 
 
 def _device(name: str) -> torch.device:
@@ -206,6 +234,7 @@ class Structure(str, Enum):
 
 @app.command("student")
 def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] = TEACHER,
+            allow_incomplete: bool = ALLOW_INCOMPLETE,
             recipe: Recipe = typer.Option(
                 Recipe.deployable, "--recipe",
                 help="deployable: fixed k-means codes from the teacher's table, the teacher's encoder, "
@@ -280,6 +309,7 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
 
 @app.command("odrec")
 def odrec(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] = TEACHER,
+          allow_incomplete: bool = ALLOW_INCOMPLETE,
           config: Optional[Path] = CONFIG, preset: Preset = PRESET, resume: bool = RESUME,
           overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, epochs: Optional[int] = EPOCHS,
           batch_size: Optional[int] = BATCH, lr: Optional[float] = LR, l2: Optional[float] = L2,

@@ -51,6 +51,8 @@ DROPOUT = typer.Option(None, "--dropout", help="Dropout rate.")
 CAUSAL = typer.Option(None, "--causal/--bidirectional-attention", help="Attention mask within the session. "
                       "(default bidirectional)")
 TEACHER = typer.Option(None, "--teacher", "-t", help="A trained teacher run (required).")
+ALLOW_INCOMPLETE = typer.Option(False, "--allow-incomplete",
+                                help="Accept a teacher run that never finished training (its best epoch so far).")
 BETA = typer.Option(None, "--beta", help="Weight of the contrastive loss (Eq. 22).")
 GAMMA = typer.Option(None, "--gamma", help="Weight of the soft-target KL (Eq. 24). (default 0.3)")
 TAU = typer.Option(None, "--tau", help="InfoNCE temperature. (default 0.2)")

@@ -10,6 +10,7 @@ from toolchain.data.raw import RawPairs, RawSessions
 from toolchain.data.readers import READERS, ReadOptions, detect_format
 from toolchain.data.synth import SynthConfig, default_dataset_dir, synthesize
 from toolchain.errors import DataFormatError
+from toolchain.outputs import writing
 from toolchain.progress import info
 
 
@@ -30,17 +31,21 @@ def read_raw(path: str | Path, fmt: str = "auto", opts: ReadOptions | None = Non
 
 def prepare_dataset(path: str | Path, out: str | Path, *, fmt: str = "auto",
                     prepare_opts: PrepareOptions | None = None,
-                    read_opts: ReadOptions | None = None) -> SessionDataset:
-    raw = read_raw(path, fmt, read_opts)
-    ds = prepare(raw, prepare_opts or PrepareOptions())
-    ds.save(out)
+                    read_opts: ReadOptions | None = None, overwrite: bool = False) -> SessionDataset:
+    """Read a raw log, prepare it and save the dataset in ``out`` (see :mod:`toolchain.outputs`)."""
+    with writing(out, "dataset", overwrite=overwrite, inputs=[path]):
+        raw = read_raw(path, fmt, read_opts)
+        ds = prepare(raw, prepare_opts or PrepareOptions())
+        ds.save(out)
     return ds
 
 
 def synth_dataset(cfg: SynthConfig, out: str | Path,
-                  prepare_opts: PrepareOptions | None = None) -> SessionDataset:
-    ds = prepare(synthesize(cfg), prepare_opts or PrepareOptions())
-    ds.save(out)
+                  prepare_opts: PrepareOptions | None = None, overwrite: bool = False) -> SessionDataset:
+    """Generate the synthetic dataset ``cfg`` and save it in ``out``."""
+    with writing(out, "dataset", overwrite=overwrite):
+        ds = prepare(synthesize(cfg), prepare_opts or PrepareOptions())
+        ds.save(out)
     return ds
 
 

@@ -203,20 +203,46 @@ def build_task(spec: RunSpec, ds: SessionDataset) -> Task:
     return DistillTask(pair, spec.distill.pretrain_epochs, spec.train.epochs, counts, ds.train)
 
 
-def load_trained(run_path: str | Path, n_items: int | None = None) -> tuple[RunSpec, SessionRecommender]:
-    """(spec, model in eval mode) of a trained run, from its best weights (model.safetensors)."""
+def load_trained(run_path: str | Path, n_items: int | None = None, *, dataset: SessionDataset | None = None,
+                 allow_incomplete: bool = False) -> tuple[RunSpec, SessionRecommender]:
+    """(spec, model in eval mode) of a trained run, from its best weights (model.safetensors).
+
+    Refuses a run that never finished (unless ``allow_incomplete``) and, given ``dataset``, a
+    dataset other than the one the run was trained on."""
     run = RunDir(run_path)
     spec = RunSpec.from_dict(run.read_config(), source=str(run.config))
+    if dataset is not None:
+        require_same_dataset(run, spec.data, dataset)
+        n_items = dataset.n_items
     trained_on = spec.data.get("n_items")
     if n_items is not None and trained_on not in (None, n_items):
         raise CheckpointError(f"{run.root} was trained on {trained_on} items, this dataset has {n_items}",
                               hint="evaluate on the dataset the run was trained on")
+    run.require_finished(allow_incomplete)
     if not run.model.is_file():
         raise CheckpointError(f"{run.root} has no model.safetensors yet (training has not finished an "
                               "epoch)", hint=f"continue it: odtool train {spec.kind} --out {run.root} --resume")
     model = build_model(spec, n_items if n_items is not None else int(trained_on))
     load_weights(model, run.model)
     return spec, model.eval()
+
+
+def require_same_dataset(run: RunDir, data: dict, ds: SessionDataset) -> None:
+    """Refuse ``ds`` unless it is the dataset (by sha256 of its arrays) that ``run`` trained on."""
+    recorded, given = data.get("arrays_sha256"), ds.manifest.get("arrays_sha256")
+    if recorded is not None and given is not None and recorded != given:
+        raise CheckpointError(
+            f"{run.root} was trained on another dataset than the one given (dataset sha256 "
+            f"{given[:12]}..., the run recorded {recorded[:12]}... from {data.get('path')})",
+            hint=f"pass the dataset it was trained on: --data {data.get('path')}")
+
+
+def check_teacher(teacher_run: str | Path, ds: SessionDataset, allow_incomplete: bool = False) -> None:
+    """A student's teacher run: finished (or explicitly allowed not to be) and trained on ``ds``."""
+    run = RunDir(teacher_run)
+    data = run.read_config().get("data", {})
+    run.require_finished(allow_incomplete, role="teacher")
+    require_same_dataset(run, data, ds)
 
 
 def reference_teacher(spec: RunSpec, n_items: int) -> SessionRecommender:

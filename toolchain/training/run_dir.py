@@ -68,6 +68,54 @@ class RunDir:
                                   f"odtool understands ({VERSION})", hint="upgrade odtool")
         return {k: v for k, v in data.items() if k not in ("schema", "version")}
 
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def finished(self) -> bool:
+        """Training ran to its end (``summary.json`` is written last)."""
+        return self.summary.is_file()
+
+    def progress(self) -> str:
+        """How far an unfinished run got, in words: "2 of 4 epochs"."""
+        done = 0
+        if self.latest.is_file():
+            try:
+                done = int(json.loads(self.latest.read_text())["epoch"])
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                done = 0
+        try:
+            planned = self.read_config().get("train", {}).get("epochs")
+        except CheckpointError:
+            planned = None
+        return f"{done} of {planned} epochs" if planned else f"{done} epochs"
+
+    def require_finished(self, allow_incomplete: bool = False, *, role: str = "run") -> None:
+        """Refuse a run that never finished training unless ``allow_incomplete``."""
+        if self.finished or allow_incomplete:
+            return
+        kind = self.read_config().get("kind", "KIND")
+        raise CheckpointError(
+            f"{role} {self.root} did not finish training: it stopped after {self.progress()}",
+            hint=f"finish it with `odtool train {kind} --out {self.root} --resume`, or pass "
+                 "--allow-incomplete to use its best epoch so far")
+
+    def latest_checkpoint_exists(self) -> bool:
+        """Whether at least one epoch was committed (the run can be resumed)."""
+        return self.latest.is_file()
+
+    def discard(self) -> None:
+        """Remove what a run that never completed an epoch wrote (only the files of this layout),
+        and the directory itself if nothing else is left in it."""
+        for f in (self.config, self.latest, self.model, self.teacher, self.best, self.metrics, self.summary):
+            f.unlink(missing_ok=True)
+        if self.checkpoints.is_dir():
+            for f in self.checkpoints.iterdir():
+                if f.name.startswith(("epoch-", ".tmp-")):
+                    f.unlink(missing_ok=True)
+            if not any(self.checkpoints.iterdir()):
+                self.checkpoints.rmdir()
+        if self.root.is_dir() and not any(self.root.iterdir()):
+            self.root.rmdir()
+
     # ------------------------------------------------------------------ checkpoints
     def checkpoint_files(self, epoch: int) -> tuple[Path, Path]:
         stem = self.checkpoints / f"epoch-{epoch:04d}"

@@ -138,8 +138,14 @@ def test_tmall_sessions_are_user_days_of_clicks(tmp_path):
 
 # ----------------------------------------------------------------------------- plain text
 def test_plain_text(tmp_path):
-    raw = read("text", write(tmp_path, "s.txt", "a,b,c\n\n# comment\n7, 8\n"))
-    assert raw.sessions == [["a", "b", "c"], ["7", "8"]] and raw.end_times is None
+    raw = read("text", write(tmp_path, "s.txt", "1,2,3\n\n# comment\n7, 8\n"))
+    assert raw.sessions == [["1", "2", "3"], ["7", "8"]] and raw.end_times is None
+    named = write(tmp_path, "names.txt", "a,b,c\n7,x3\n")
+    with pytest.raises(DataFormatError, match=r"line 1, field 'items'.*'a', not an integer id") as e:
+        read("text", named)
+    assert "--string-ids" in str(e.value)
+    raw = READERS.get("text").read(named, ReadOptions(string_ids=True))
+    assert raw.sessions == [["a", "b", "c"], ["7", "x3"]]
     with pytest.raises(DataFormatError, match="line 2"):
         read("text", write(tmp_path, "bad.txt", "1,2\n1,,2\n"))
 
@@ -167,6 +173,12 @@ def test_srgnn_structure_errors(tmp_path):
         read("srgnn", tmp_path)
     (tmp_path / "train.txt").write_bytes(pickle.dumps(([[0, 1]], [3])))
     with pytest.raises(DataFormatError, match="0 is padding"):
+        read("srgnn", tmp_path)
+    (tmp_path / "train.txt").write_bytes(pickle.dumps(([[1, [2]], [3]], [4, 5])))  # nested lists
+    with pytest.raises(DataFormatError, match=r"sequence 0 holds \[2\] \(list\)"):
+        read("srgnn", tmp_path)
+    (tmp_path / "train.txt").write_bytes(pickle.dumps(([[1, 2]], [[3]])))
+    with pytest.raises(DataFormatError, match="flat list of int targets"):
         read("srgnn", tmp_path)
 
 

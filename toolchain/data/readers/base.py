@@ -21,6 +21,7 @@ class ReadOptions:
     session_gap_minutes: float = 30.0  # RetailRocket events.csv: inactivity that cuts a session
     event_types: tuple[str, ...] = ("view",)  # RetailRocket events.csv: which events count
     tmall_actions: tuple[int, ...] = (0,)  # Tmall: 0 click, 1 cart, 2 purchase, 3 favourite
+    string_ids: bool = False  # text: accept any token as an item id (default: integers only)
     max_bad_rows_reported: int = 5
     bad_rows: list[str] = field(default_factory=list)
     n_bad_rows: int = 0
@@ -139,9 +140,11 @@ class SessionBuilder:
 
     def __init__(self) -> None:
         self._events: dict[object, list[tuple[float, int, str]]] = {}
+        self._ids: dict[str, str] = {}  # one str object per distinct item id
         self._n = 0
 
     def add(self, key: object, time: float, item: str) -> None:
+        item = self._ids.setdefault(item, item)
         self._events.setdefault(key, []).append((time, self._n, item))
         self._n += 1
 

@@ -33,13 +33,18 @@ def _pairs(path: Path) -> tuple[list[list[int]], list[int]]:
     seqs, targets = value
     if not all(isinstance(s, (list, tuple)) for s in seqs):
         raise DataFormatError(path, "the first element must be a list of sequences (lists of ints)")
-    if not all(isinstance(t, int) for t in targets):
+    if not all(isinstance(t, int) and not isinstance(t, bool) for t in targets):
         raise DataFormatError(path, "the second element must be a flat list of int targets")
     if len(seqs) != len(targets):
         raise DataFormatError(path, f"{len(seqs)} sequences but {len(targets)} targets")
     for i, s in enumerate(seqs):
         if len(s) == 0:
             raise DataFormatError(path, f"sequence {i} is empty")
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in s):
+            bad = next(v for v in s if not isinstance(v, int) or isinstance(v, bool))
+            raise DataFormatError(path, f"sequence {i} holds {bad!r} ({type(bad).__name__}); every item of a "
+                                  "sequence must be an int id", hint="the SR-GNN format is (list of lists of int, "
+                                  "list of int)")
         if min(s) < 1 or targets[i] < 1:
             raise DataFormatError(path, f"pair {i} holds an item id < 1 (0 is padding)")
     return [list(s) for s in seqs], list(targets)
