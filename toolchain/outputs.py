@@ -138,12 +138,16 @@ def claim(path: str | Path, kind: str, *, overwrite: bool = False,
         raise UsageError(f"--out {path} is a non-empty directory that odtool did not write; odtool will not "
                          "replace it", hint="choose another --out (a new or empty directory)")
     if found != kind:
-        raise UsageError(f"--out {path} holds an odtool {found}, not a {kind}; odtool will not replace it",
+        raise UsageError(f"--out {path} holds an odtool {found}, not {_a(kind)}; odtool will not replace it",
                          hint="choose another --out")
     if not overwrite:
-        raise UsageError(f"--out {path} already holds a {kind}", hint="pass --overwrite to replace it, "
+        raise UsageError(f"--out {path} already holds {_a(kind)}", hint="pass --overwrite to replace it, "
                          "or choose another --out")
     return True
+
+
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
 
 
 @contextlib.contextmanager
