@@ -3,7 +3,9 @@
 The one batch layout every model, exporter and runner uses:
 
 * ``items``   int64 [B, L]: a session's items left-aligned at positions 0..len-1, zero
-  padding on the right; a session longer than L keeps its most recent L items;
+  padding on the right; a session longer than L keeps its most recent L items, so a
+  model with ``max_len`` L never sees more than the last L items of a sequence (the
+  dataset keeps whole prefixes; the cap is applied here, per batch);
 * ``lengths`` int64 [B]: the number of real items, 1..L;
 * ``targets`` int64 [B]: the next item.
 """
@@ -21,10 +23,15 @@ DEFAULT_MAX_LEN = 50
 
 
 def pad_batch(split: Split, index: np.ndarray, max_len: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Padded ``items`` [B, max_len] and ``lengths`` [B] for the examples in ``index``."""
+    """Padded ``items`` [B, max_len] and ``lengths`` [B] for the examples in ``index``.
+
+    A model sees at most its ``max_len`` most recent items: example i is
+    ``split.items[starts[i]:ends[i]]``, and only ``items[max(starts[i], ends[i] - max_len):ends[i]]``
+    is gathered, so the cost is O(B * max_len) whatever the length of the session.
+    """
     index = np.asarray(index, dtype=np.int64)
-    ends = split.offsets[index + 1]
-    lengths = np.minimum(ends - split.offsets[index], max_len)
+    ends = split.ends[index]
+    lengths = np.minimum(ends - split.starts[index], max_len)
     starts = ends - lengths
     pos = np.arange(max_len, dtype=np.int64)
     mask = pos[None, :] < lengths[:, None]

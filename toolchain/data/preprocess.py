@@ -13,13 +13,16 @@ Steps for click logs (:class:`RawSessions`):
 6. sequence-splitting augmentation of training (and time-split test) sessions:
    ``[v1..vl]`` gives ``([v1], v2), ([v1, v2], v3), ..., ([v1..v(l-1)], vl)``.
 
+Memory is linear in the clicks: raw ids are turned into integer codes once, every step is
+a numpy operation over the flat click stream, and augmentation stores each prefix as a
+(start, end) slice of its session (:meth:`Split.augmented`), never as a copy.
+
 SR-GNN pickles (:class:`RawPairs`) are already augmented pairs: only re-indexing and the
-validation split are applied.
+validation split are applied; each pair keeps its own items.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -64,76 +67,137 @@ def prepare(raw: RawSessions | RawPairs, opts: PrepareOptions) -> SessionDataset
     return prepare_sessions(raw, opts)
 
 
-def augment(sessions: Sequence[Sequence[int]]) -> tuple[list[list[int]], list[int]]:
-    """Sequence splitting: every proper prefix of length >= 1 with its next item."""
-    seqs, targets = [], []
-    for s in sessions:
-        for i in range(1, len(s)):
-            seqs.append(list(s[:i]))
-            targets.append(s[i])
-    return seqs, targets
+def augment(sessions: Sequence[Sequence[int]]) -> Split:
+    """Sequence splitting: every proper prefix of length >= 1 with its next item.
+
+    The prefixes are not materialised: they are slices of the sessions' items
+    (:meth:`Split.augmented`), so the result is O(total items), not O(length^2).
+    """
+    lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=len(sessions))
+    items = np.fromiter((i for s in sessions for i in s), dtype=np.int32, count=int(lengths.sum()))
+    return Split.augmented(items, lengths)
+
+
+@dataclass
+class _Sessions:
+    """Sessions as flat integer codes: session j is the next ``lengths[j]`` entries of ``codes``.
+
+    Codes are 0..n_codes-1 in order of first appearance in the file; ``times`` is each
+    session's end time, or None. Every step below is vectorised over these arrays, so
+    preparing costs O(clicks) memory whatever the session lengths.
+    """
+
+    codes: np.ndarray  # int32 [clicks]
+    lengths: np.ndarray  # int64 [sessions]
+    times: np.ndarray | None  # float64 [sessions]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    @property
+    def ends(self) -> np.ndarray:
+        return np.cumsum(self.lengths)
+
+    def take(self, keep: np.ndarray) -> "_Sessions":
+        """The sessions where ``keep`` (bool [sessions]) holds, in order."""
+        return _Sessions(self.codes[np.repeat(keep, self.lengths)], self.lengths[keep],
+                         None if self.times is None else self.times[keep])
+
+    def mask_items(self, keep: np.ndarray) -> "_Sessions":
+        """Only the clicks where ``keep`` (bool [clicks]) holds; sessions may become shorter."""
+        kept = np.zeros(len(self.codes) + 1, dtype=np.int64)
+        np.cumsum(keep, out=kept[1:])
+        ends = self.ends
+        return _Sessions(self.codes[keep], kept[ends] - kept[ends - self.lengths], self.times)
+
+    def drop_last(self) -> "_Sessions":
+        """Each session without its last click (sessions must be non-empty)."""
+        keep = np.ones(len(self.codes), dtype=bool)
+        keep[self.ends - 1] = False
+        return _Sessions(self.codes[keep], self.lengths - 1, self.times)
+
+    def last(self) -> np.ndarray:
+        return self.codes[self.ends - 1]
+
+
+def _encode(sessions: Sequence[Sequence[str]], times: Sequence[float] | None) -> tuple[_Sessions, list[str]]:
+    """Raw ids -> codes in order of first appearance; returns the sessions and the raw id of each code."""
+    lengths = np.fromiter((len(s) for s in sessions), dtype=np.int64, count=len(sessions))
+    ids: dict[str, int] = {}
+    codes = np.fromiter((ids.setdefault(i, len(ids)) for s in sessions for i in s), dtype=np.int32,
+                        count=int(lengths.sum()))
+    t = None if times is None else np.asarray(times, dtype=np.float64)
+    return _Sessions(codes, lengths, t), list(ids)
 
 
 def prepare_sessions(raw: RawSessions, opts: PrepareOptions) -> SessionDataset:
-    sessions = raw.sessions
-    times = raw.end_times
+    sessions, raw_ids = _encode(raw.sessions, raw.end_times)
+    n_codes = len(raw_ids)
     steps: list[dict] = [_step("read", sessions)]
-    if not sessions:
+    if not len(sessions):
         raise EmptyDatasetError("the input holds no sessions", hint="check the file and --format")
 
-    keep = [i for i, s in enumerate(sessions) if len(s) >= opts.min_session_length]
-    sessions, times = _take(sessions, times, keep)
+    sessions = sessions.take(sessions.lengths >= opts.min_session_length)
     steps.append(_step(f"drop sessions shorter than {opts.min_session_length}", sessions))
     _require(sessions, steps[-1], steps[-2], "--min-session-length")
 
-    counts = Counter(i for s in sessions for i in s)
-    sessions = [[i for i in s if counts[i] >= opts.min_item_count] for s in sessions]
+    counts = np.bincount(sessions.codes, minlength=n_codes)
+    sessions = sessions.mask_items(counts[sessions.codes] >= opts.min_item_count)
     steps.append(_step(f"drop items seen fewer than {opts.min_item_count} times", sessions))
-    keep = [i for i, s in enumerate(sessions) if len(s) >= opts.min_session_length]
-    sessions, times = _take(sessions, times, keep)
+    sessions = sessions.take(sessions.lengths >= opts.min_session_length)
     steps.append(_step(f"drop sessions shorter than {opts.min_session_length} after item filter", sessions))
     _require(sessions, steps[-2], steps[-3], "--min-item-count")
 
     if opts.split == "last-item":
-        train_sessions = [s[:-1] for s in sessions]
-        test_seqs = [s[:-1] for s in sessions]
-        test_targets = [s[-1] for s in sessions]
+        train_sessions = sessions.drop_last()
+        test_inputs = train_sessions
+        test_targets = sessions.last()
+        test = None
     else:
-        if times is None:
+        if sessions.times is None:
             raise UsageError(
                 f"the {raw.source.get('format', 'input')} format has no timestamps, so the time split "
                 "is unavailable", hint="use --split last-item")
-        cutoff = max(times) - opts.test_days * 86400.0
-        train_sessions = [s for s, t in zip(sessions, times) if t <= cutoff]
-        test_sessions = [s for s, t in zip(sessions, times) if t > cutoff]
-        known = {i for s in train_sessions for i in s}
-        test_sessions = [[i for i in s if i in known] for s in test_sessions]
-        test_sessions = [s for s in test_sessions if len(s) >= 2]
-        if not train_sessions or not test_sessions:
-            which = "training" if not train_sessions else "test"
+        cutoff = sessions.times.max() - opts.test_days * 86400.0
+        train_sessions = sessions.take(sessions.times <= cutoff)
+        test_sessions = sessions.take(sessions.times > cutoff)
+        known = np.bincount(train_sessions.codes, minlength=n_codes) > 0
+        test_sessions = test_sessions.mask_items(known[test_sessions.codes])
+        test_sessions = test_sessions.take(test_sessions.lengths >= 2)
+        if not len(train_sessions) or not len(test_sessions):
+            which = "training" if not len(train_sessions) else "test"
             raise EmptyDatasetError(
                 f"the time split (last {opts.test_days:g} days as test) leaves the {which} set empty",
                 hint="change --test-days, or use --split last-item")
-        test_seqs, test_targets = augment(test_sessions)
-    train_sessions = [s for s in train_sessions if len(s) >= 2]
-    if not train_sessions:
+        test = Split.augmented(test_sessions.codes, test_sessions.lengths)
+        # the items the test sequences read, and their targets, as augmentation visits them
+        test_inputs, test_targets = test_sessions.drop_last(), test.targets
+    train_sessions = train_sessions.take(train_sessions.lengths >= 2)
+    if not len(train_sessions):
         raise EmptyDatasetError("no training session is long enough to give a (sequence, target) pair",
                                 hint="the data needs sessions of 3+ clicks for the last-item split")
 
     train_sessions, valid_sessions = _split_valid(train_sessions, opts)
-    index = _index_by_first_appearance([train_sessions, valid_sessions, test_seqs, [test_targets]])
-    train = Split.from_lists(*augment(_map(train_sessions, index)))
-    valid = Split.from_lists(*augment(_map(valid_sessions, index)))
-    test = Split.from_lists(_map(test_seqs, index), [index[t] for t in test_targets])
-    ds = _finish(train, valid, test, index, opts, raw.source, steps)
-    ds.manifest["stats"]["avg_session_length"] = float(np.mean([len(s) for s in sessions]))
+    remap, order = _index_by_first_appearance(
+        [train_sessions.codes, valid_sessions.codes, test_inputs.codes, test_targets], n_codes)
+    train = Split.augmented(remap[train_sessions.codes], train_sessions.lengths)
+    valid = Split.augmented(remap[valid_sessions.codes], valid_sessions.lengths)
+    if test is None:
+        offsets = np.zeros(len(test_inputs) + 1, dtype=np.int64)
+        np.cumsum(test_inputs.lengths, out=offsets[1:])
+        test = Split.from_offsets(offsets, remap[test_inputs.codes], remap[test_targets])
+    else:
+        test = Split(remap[test.items], test.starts, test.ends, remap[test.targets])
+    vocab = np.array([""] + [raw_ids[c] for c in order.tolist()], dtype=np.str_)
+    ds = _finish(train, valid, test, vocab, opts, raw.source, steps)
+    ds.manifest["stats"]["avg_session_length"] = float(np.mean(sessions.lengths))
     return ds
 
 
 def prepare_pairs(raw: RawPairs, opts: PrepareOptions) -> SessionDataset:
     all_ids = sorted({i for s in raw.train_sequences for i in s} | set(raw.train_targets)
                      | {i for s in raw.test_sequences for i in s} | set(raw.test_targets))
-    index = {str(raw_id): k for k, raw_id in enumerate(all_ids, start=1)}
+    vocab = np.array([""] + [str(raw_id) for raw_id in all_ids], dtype=np.str_)
     remap = {raw_id: k for k, raw_id in enumerate(all_ids, start=1)}
     n = len(raw.train_targets)
     if n == 0 or not raw.test_targets:
@@ -150,42 +214,34 @@ def prepare_pairs(raw: RawPairs, opts: PrepareOptions) -> SessionDataset:
     test = split(raw.test_sequences, raw.test_targets, range(len(raw.test_targets)))
     steps = [{"step": "read pairs (taken as given: no filtering, no augmentation)",
               "train_pairs": n, "test_pairs": len(raw.test_targets), "items": len(all_ids)}]
-    return _finish(train, valid, test, index, opts, raw.source, steps)
+    return _finish(train, valid, test, vocab, opts, raw.source, steps)
 
 
 # ---------------------------------------------------------------------------- helpers
-def _finish(train: Split, valid: Split, test: Split, index: dict[str, int], opts: PrepareOptions,
+def _finish(train: Split, valid: Split, test: Split, vocab: np.ndarray, opts: PrepareOptions,
             source: dict, steps: list[dict]) -> SessionDataset:
-    n_items = len(index)
-    vocab = np.empty(n_items + 1, dtype=object)
-    vocab[0] = ""
-    for raw_id, k in index.items():
-        vocab[k] = raw_id
-    counts = np.bincount(train.targets, minlength=n_items + 1).astype(np.int64)
+    """``vocab`` [|V|+1]: the raw id of each index, '' at 0."""
+    counts = np.bincount(train.targets, minlength=len(vocab)).astype(np.int64)
     from toolchain.data.stats import dataset_stats  # local: stats imports dataset types
 
-    ds = SessionDataset(train, valid, test, vocab.astype(np.str_), counts,
+    ds = SessionDataset(train, valid, test, vocab, counts,
                         manifest={"source": source, "options": asdict(opts), "filters": steps, "stats": {}})
     ds.manifest["stats"] = dataset_stats(ds)
     return ds
 
 
-def _step(name: str, sessions: list) -> dict:
-    return {"step": name, "sessions": len(sessions), "items": len({i for s in sessions for i in s}),
-            "clicks": sum(len(s) for s in sessions)}
+def _step(name: str, sessions: _Sessions) -> dict:
+    distinct = int(np.count_nonzero(np.bincount(sessions.codes))) if len(sessions.codes) else 0
+    return {"step": name, "sessions": len(sessions), "items": distinct, "clicks": int(sessions.lengths.sum())}
 
 
-def _require(sessions: list, culprit: dict, before: dict, flag: str) -> None:
+def _require(sessions: _Sessions, culprit: dict, before: dict, flag: str) -> None:
     """Fail naming the filter that removed everything, with the counts before it."""
-    if not sessions:
+    if not len(sessions):
         raise EmptyDatasetError(
             f"no sessions left after the filter '{culprit['step']}' (there were {before['sessions']} "
             f"sessions with {before['items']} distinct items before it)",
             hint=f"lower {flag}, or check that the file holds enough data")
-
-
-def _take(sessions: list, times: list | None, keep: list[int]):
-    return [sessions[i] for i in keep], (None if times is None else [times[i] for i in keep])
 
 
 def _n_valid(n: int, fraction: float) -> int:
@@ -194,24 +250,29 @@ def _n_valid(n: int, fraction: float) -> int:
     return max(1, int(round(n * fraction)))
 
 
-def _split_valid(sessions: list, opts: PrepareOptions) -> tuple[list, list]:
+def _split_valid(sessions: _Sessions, opts: PrepareOptions) -> tuple[_Sessions, _Sessions]:
+    """A seeded ``valid_fraction`` of the sessions; both parts keep the sessions' order."""
     perm = np.random.default_rng(opts.seed).permutation(len(sessions))
-    n_valid = _n_valid(len(sessions), opts.valid_fraction)
-    valid_set = set(perm[:n_valid].tolist())
-    train = [s for i, s in enumerate(sessions) if i not in valid_set]
-    valid = [s for i, s in enumerate(sessions) if i in valid_set]
-    return train, valid
+    is_valid = np.zeros(len(sessions), dtype=bool)
+    is_valid[perm[:_n_valid(len(sessions), opts.valid_fraction)]] = True
+    return sessions.take(~is_valid), sessions.take(is_valid)
 
 
-def _index_by_first_appearance(groups: list[list[list[str]]]) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for group in groups:
-        for s in group:
-            for i in s:
-                if i not in index:
-                    index[i] = len(index) + 1
-    return index
+def _index_by_first_appearance(streams: list[np.ndarray], n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices 1..|V| in order of first appearance over ``streams`` read one after the other.
 
-
-def _map(sessions: list[list[str]], index: dict[str, int]) -> list[list[int]]:
-    return [[index[i] for i in s] for s in sessions]
+    Returns ``remap`` (int32 [n_codes]: code -> index, 0 for codes that do not appear) and
+    ``order`` (the code of each index 1..|V|).
+    """
+    first = np.full(n_codes, np.iinfo(np.int64).max, dtype=np.int64)
+    offset = 0
+    for codes in streams:
+        uniq, at = np.unique(codes, return_index=True)  # at: each code's first occurrence
+        np.minimum(first[uniq], at + offset, out=at)
+        first[uniq] = at
+        offset += len(codes)
+    present = np.flatnonzero(first != np.iinfo(np.int64).max)
+    order = present[np.argsort(first[present], kind="stable")]
+    remap = np.zeros(n_codes, dtype=np.int32)
+    remap[order] = np.arange(1, len(order) + 1, dtype=np.int32)
+    return remap, order

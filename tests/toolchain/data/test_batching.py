@@ -23,3 +23,12 @@ def test_iterate_batches_covers_everything_once_and_shuffles_by_seed():
     b = [t.tolist() for *_, t in iterate_batches(split, 5, shuffle=True, rng=np.random.default_rng(1))]
     assert a == b and sorted(sum(a, [])) == seen and sum(a, []) != seen
     assert all(len(t) == 5 for *_, t in iterate_batches(split, 5, drop_last=True))
+
+
+def test_augmented_prefixes_share_items_and_keep_the_most_recent():
+    split = Split.augmented(np.arange(1, 101, dtype=np.int32), np.array([100]))
+    assert len(split) == 99 and len(split.items) == 100
+    assert split.sequence(0).tolist() == [1] and split.targets[98] == 100
+    items, lengths = pad_batch(split, np.array([98, 0, 2]), max_len=4)
+    assert items.tolist() == [[96, 97, 98, 99], [1, 0, 0, 0], [1, 2, 3, 0]]
+    assert lengths.tolist() == [4, 1, 3]

@@ -26,12 +26,13 @@ def test_round_trip(tmp_path, ds):
     back = SessionDataset.load(tmp_path / "d")
     for name in ("train", "valid", "test"):
         a, b = ds.split(name), back.split(name)
-        assert np.array_equal(a.offsets, b.offsets) and np.array_equal(a.items, b.items)
+        assert np.array_equal(a.starts, b.starts) and np.array_equal(a.ends, b.ends)
+        assert np.array_equal(a.items, b.items)
         assert np.array_equal(a.targets, b.targets)
     assert back.vocab.tolist() == ds.vocab.tolist()
     assert np.array_equal(back.item_counts, ds.item_counts)
     manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
-    assert manifest["schema"] == "odtool.dataset" and manifest["version"] == 1
+    assert manifest["schema"] == "odtool.dataset" and manifest["version"] == 2
     assert manifest["counts"]["items"] == ds.n_items
 
 
@@ -57,7 +58,7 @@ def test_newer_version_and_missing_manifest(tmp_path, ds):
         SessionDataset.load(tmp_path)
     ds.save(tmp_path / "d")
     m = tmp_path / "d" / "manifest.json"
-    m.write_text(m.read_text().replace('"version": 1', '"version": 99'))
+    m.write_text(m.read_text().replace('"version": 2', '"version": 99'))
     with pytest.raises(DataFormatError, match="version 99 is not supported"):
         SessionDataset.load(tmp_path / "d")
 

@@ -19,8 +19,13 @@ def raw(sessions, times=None) -> RawSessions:
 
 
 def test_augment_is_sequence_splitting():
-    assert augment([[1, 2, 3, 4]]) == ([[1], [1, 2], [1, 2, 3]], [2, 3, 4])
-    assert augment([[5]]) == ([], [])
+    assert sessions_of(augment([[1, 2, 3, 4]])) == [([1], 2), ([1, 2], 3), ([1, 2, 3], 4)]
+    assert sessions_of(augment([[5]])) == []
+    # the prefixes share the session's items: nothing is copied per prefix
+    split = augment([[1, 2, 3, 4], [7], [8, 9]])
+    assert split.items.tolist() == [1, 2, 3, 4, 7, 8, 9]
+    assert split.starts.tolist() == [0, 0, 0, 5] and split.ends.tolist() == [1, 2, 3, 6]
+    assert split.targets.tolist() == [2, 3, 4, 9]
 
 
 def test_filters_drop_short_sessions_and_rare_items():
