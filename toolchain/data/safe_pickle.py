@@ -43,7 +43,8 @@ def load_int_lists(path: str | Path) -> Any:
         raise
     except FileNotFoundError:
         raise DataFormatError(path, "file not found") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, IndexError, KeyError, TypeError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, IndexError, KeyError, TypeError, AttributeError,
+            OverflowError, MemoryError, RecursionError) as e:  # hostile lengths / opcodes included
         raise DataFormatError(
             path,
             f"not a readable pickle ({type(e).__name__}: {e})",

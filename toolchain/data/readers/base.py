@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,22 +108,33 @@ def split_fields(path: Path, lineno: int, line: str, sep: str, names: tuple[str,
     return parts
 
 
+_INT64 = 2**63 - 1
+
+
 def parse_int(path: Path, lineno: int, field_name: str, value: str) -> int:
     try:
-        return int(value)
+        n = int(value)
     except ValueError:
         raise DataFormatError(
             path, f"expected an integer, found {value[:40]!r}", line=lineno, field=field_name
         ) from None
+    if not -_INT64 <= n <= _INT64:
+        raise DataFormatError(path, f"integer {value[:40]!r} is out of the 64-bit range", line=lineno,
+                              field=field_name)
+    return n
 
 
 def parse_float(path: Path, lineno: int, field_name: str, value: str) -> float:
     try:
-        return float(value)
+        x = float(value)
     except ValueError:
         raise DataFormatError(
             path, f"expected a number, found {value[:40]!r}", line=lineno, field=field_name
         ) from None
+    if not math.isfinite(x):
+        raise DataFormatError(path, f"expected a finite number, found {value[:40]!r}", line=lineno,
+                              field=field_name)
+    return x
 
 
 def check_header(path: Path, first: str, sep: str, expected: tuple[str, ...]) -> None:

@@ -31,9 +31,10 @@ def _pairs(path: Path) -> tuple[list[list[int]], list[int]]:
     if not (isinstance(value, (list, tuple)) and len(value) == 2):
         raise DataFormatError(path, "expected a pair (list of sequences, list of targets)")
     seqs, targets = value
-    if not all(isinstance(s, (list, tuple)) for s in seqs):
+    if not isinstance(seqs, (list, tuple)) or not all(isinstance(s, (list, tuple)) for s in seqs):
         raise DataFormatError(path, "the first element must be a list of sequences (lists of ints)")
-    if not all(isinstance(t, int) and not isinstance(t, bool) for t in targets):
+    if not isinstance(targets, (list, tuple)) or not all(
+            isinstance(t, int) and not isinstance(t, bool) for t in targets):
         raise DataFormatError(path, "the second element must be a flat list of int targets")
     if len(seqs) != len(targets):
         raise DataFormatError(path, f"{len(seqs)} sequences but {len(targets)} targets")

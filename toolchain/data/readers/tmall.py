@@ -30,7 +30,7 @@ FIELDS = ("user_id", "item_id", "cat_id", "seller_id", "brand_id", "time_stamp",
 def _day(path: Path, lineno: int, mmdd: int) -> float:
     try:
         return dt.datetime(2015, mmdd // 100, mmdd % 100, tzinfo=dt.timezone.utc).timestamp()
-    except ValueError:
+    except (ValueError, OverflowError):
         raise DataFormatError(path, f"expected a date as mmdd, found {mmdd}", line=lineno,
                               field="time_stamp") from None
 
