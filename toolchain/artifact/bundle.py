@@ -3,7 +3,8 @@
 ::
 
     ARTIFACT/
-      manifest.json   schema, version, model description, parts{name: file, bytes, sha256, meta}
+      manifest.json   schema, version, model description, parts{name: file, bytes, sha256, meta},
+                      manifest_sha256: the sha256 of the rest of the manifest (canonical JSON)
       <part files>    safetensors / raw bytes / JSON -- never pickle
 
 Writing goes through a temp directory renamed into place; reading verifies the schema,
@@ -76,8 +77,40 @@ class BundleWriter:
         with atomic_dir(out) as tmp:
             for file, data in self._files.items():
                 (tmp / file).write_bytes(data)
-            (tmp / "manifest.json").write_text(json.dumps(body, indent=2, sort_keys=True) + "\n")
+            write_manifest(tmp, body)
         return out
+
+
+SEAL = "manifest_sha256"
+
+
+def _seal_of(body: dict) -> str:
+    """sha256 of the manifest's canonical JSON without its seal: key order and layout do not count."""
+    rest = {k: v for k, v in body.items() if k != SEAL}
+    return sha256_bytes(json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def write_manifest(directory: str | Path, body: dict) -> None:
+    """Write ``manifest.json`` sealed with the sha256 of its content (checked by :meth:`Bundle.load`).
+
+    The only way odtool writes a manifest: an edit (freeze adding the measured metrics) re-seals it."""
+    from toolchain.atomic import atomic_write_text
+
+    sealed = {**body, SEAL: _seal_of(body)}
+    atomic_write_text(Path(directory) / "manifest.json", json.dumps(sealed, indent=2, sort_keys=True) + "\n")
+
+
+def _check_part(mpath: Path, name: str, part: Any) -> None:
+    """A manifest entry names a plain file inside the artifact, its size and its sha256."""
+    ok = (isinstance(part, dict) and isinstance(part.get("file"), str) and isinstance(part.get("sha256"), str)
+          and isinstance(part.get("bytes"), int) and not isinstance(part.get("bytes"), bool))
+    if not ok:
+        raise ArtifactError(f"{mpath}: part {name!r} must have a string 'file', an integer 'bytes' and a "
+                            "string 'sha256'", hint="freeze the run again")
+    f = part["file"]
+    if not f or "/" in f or "\\" in f or f in (".", "..") or "\x00" in f:
+        raise ArtifactError(f"{mpath}: part {name!r} names the file {f!r}, which is not a plain file name "
+                            "inside the artifact", hint="freeze the run again")
 
 
 class Bundle:
@@ -115,17 +148,27 @@ class Bundle:
             raise ArtifactError(f"{path}: not an odtool artifact (no manifest.json)",
                                 hint="create one with `odtool freeze RUN --out DIR`")
         try:
-            manifest = json.loads(mpath.read_text())
-        except json.JSONDecodeError as e:
-            raise ArtifactError(f"{mpath}: invalid JSON ({e})") from e
+            manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+            raise ArtifactError(f"{mpath}: invalid JSON ({e})", hint="freeze the run again") from None
+        if not isinstance(manifest, dict):
+            raise ArtifactError(f"{mpath}: the manifest is not a JSON object", hint="freeze the run again")
         if manifest.get("schema") != SCHEMA:
             raise ArtifactError(f"{mpath}: schema is {manifest.get('schema')!r}, expected {SCHEMA!r}")
         version = manifest.get("version")
-        if not isinstance(version, int) or version > VERSION:
+        if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
             raise ArtifactError(f"{mpath}: artifact schema version {version!r} is newer than this "
                                 f"odtool understands ({VERSION})", hint="upgrade odtool")
+        if SEAL in manifest and manifest[SEAL] != _seal_of(manifest):
+            raise ArtifactError(f"{mpath}: the manifest fails its sha256 seal (edited or corrupted)",
+                                hint="freeze the run again")
+        parts = manifest.get("parts")
+        if not isinstance(parts, dict) or not parts:
+            raise ArtifactError(f"{mpath}: 'parts' must be a non-empty object naming each part's file, "
+                                "bytes and sha256", hint="freeze the run again")
         data = {}
-        for name, part in sorted(manifest.get("parts", {}).items()):
+        for name, part in sorted(parts.items()):
+            _check_part(mpath, name, part)
             fpath = path / part["file"]
             if not fpath.is_file():
                 raise ArtifactError(f"{path}: part '{name}' is missing its file {part['file']}")

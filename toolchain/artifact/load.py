@@ -54,6 +54,15 @@ def load_artifact(path: str | Path) -> tuple[Bundle, RunSpec, SessionRecommender
     from toolchain.training.build import build_model
 
     bundle = Bundle.load(path)
+    try:
+        return bundle, *_build(bundle, build_model)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
+        # only an unsealed (older) manifest edited by hand gets here: a sealed one is checked whole
+        raise ArtifactError(f"{bundle.path}/manifest.json does not describe a model odtool can build "
+                            f"({type(e).__name__}: {e})", hint="freeze the run again") from None
+
+
+def _build(bundle: Bundle, build_model) -> tuple[RunSpec, SessionRecommender]:
     info = bundle.manifest.get("model", {})
     try:
         spec = RunSpec.from_dict(info["spec"], source=f"{bundle.path}/manifest.json")
@@ -75,7 +84,7 @@ def load_artifact(path: str | Path) -> tuple[Bundle, RunSpec, SessionRecommender
     table_keys = {f"items.{k}" for k in model.items.state_dict()}
     full = {**encoder, **{k: model.state_dict()[k].numpy() for k in table_keys}}
     _load_state(model, full, "encoder", bundle.path)
-    return bundle, spec, model.eval()
+    return spec, model.eval()
 
 
 def vocabulary(bundle: Bundle) -> list[str]:

@@ -9,10 +9,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from toolchain.artifact.bundle import Bundle
+from toolchain.artifact.bundle import Bundle, write_manifest
 from toolchain.artifact.budget import human
 from toolchain.artifact.quantize import FloatStorage
-from toolchain.atomic import atomic_write_text
 from toolchain.cli.common import print_json, stdout
 from toolchain.errors import UsageError
 from toolchain.progress import info
@@ -77,10 +76,8 @@ def freeze_command(
             _, _, frozen = load_artifact(staged)
             info(f"measuring the frozen model on the {evaluate_split} split")
             metrics = {"split": evaluate_split, **evaluate(frozen, ds.split(evaluate_split))}
-            manifest_path = staged / "manifest.json"
-            manifest = json.loads(manifest_path.read_text())
-            manifest["metrics"] = metrics
-            atomic_write_text(manifest_path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+            manifest = json.loads((staged / "manifest.json").read_text())
+            write_manifest(staged, {**manifest, "metrics": metrics})
     bundle = Bundle.load(out)
     if as_json:
         print_json({"artifact": str(out), "total_bytes": bundle.manifest["total_bytes"],

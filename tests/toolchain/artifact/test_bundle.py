@@ -57,6 +57,19 @@ def test_newer_schema_and_missing_manifest(tmp_path):
         Bundle.load(tmp_path / "a")
 
 
+def test_an_edited_manifest_fails_its_seal(tmp_path):
+    make(tmp_path / "a")
+    m = tmp_path / "a" / "manifest.json"
+    data = json.loads(m.read_text())
+    Bundle.load(tmp_path / "a")
+    m.write_text(json.dumps(dict(reversed(list(data.items())))))  # order and layout do not count
+    Bundle.load(tmp_path / "a")
+    data["total_bytes"] += 1
+    m.write_text(json.dumps(data))
+    with pytest.raises(ArtifactError, match="fails its sha256 seal"):
+        Bundle.load(tmp_path / "a")
+
+
 def test_unknown_part_lists_existing(tmp_path):
     b = Bundle.load(make(tmp_path / "a"))
     with pytest.raises(ArtifactError, match="parts: codes, encoder, vocab"):
