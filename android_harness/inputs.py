@@ -12,7 +12,9 @@ Layout, all little-endian (the C++ runner's header comment is the reference)::
     ..   8*n      int64 lengths [n], 1 <= len_i <= L
 
 The runners pad each row on the right up to the model's sequence length, so write the
-file with ``max_len`` equal to the model's L (or shorter, never longer).
+file with ``max_len`` equal to the model's L (or shorter: a wider file is refused, see the
+inference contract in export/graphs/base.py). Longer sessions keep their most recent items
+(:meth:`Sessions.from_sequences`). An empty session (length 0) cannot be written.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from android_harness.session_contract import trim_recent
 from toolchain.atomic import atomic_write_bytes
 from toolchain.errors import DataFormatError, UsageError
 
@@ -62,10 +65,12 @@ class Sessions:
         """From ragged item lists; sessions longer than ``max_len`` keep their most recent items."""
         if not sequences:
             raise UsageError("no sessions given")
+        if max_len < 1:
+            raise UsageError(f"max_len must be >= 1, got {max_len}")
         items = np.zeros((len(sequences), max_len), dtype=np.int64)
         lengths = np.zeros(len(sequences), dtype=np.int64)
         for i, seq in enumerate(sequences):
-            tail = list(seq)[-max_len:]
+            tail = trim_recent(seq, max_len)  # the contract's one trimming rule
             items[i, :len(tail)] = tail
             lengths[i] = len(tail)
         return cls(items, lengths)

@@ -6,11 +6,21 @@ fields and exit codes as ``odt_runner``, so one parser reads both:
 
     python3 onnx_runner.py --model M.onnx --input S.bin [--warmup 10] [--repeat 5]
                            [--threads 0] [--topk 10] [--output out.json]
+                           [--sha256 HEX] [--max-len N] [--input-len pad|trim]
 
 Graph contract: input 0 ``items`` int64/int32 [1, L] (rows right-padded with 0 up to the
 model's L), optional input 1 ``length`` [1]; outputs (float scores, int indices) in either
 order, or one float [1, V] score vector whose top ``--topk`` is taken here, outside the
 timing. Timing: one first inference, ``--warmup`` untimed calls, ``--repeat`` timed passes.
+
+The inference contract (export/graphs/base.py; rules in the sibling ``session_contract.py``):
+before loading, the model file is checked against ``--sha256`` (else the sha256 in
+``<model>.report.json`` beside it; with neither, a warning says it is unverified) and a
+mismatch exits 4. The model's max_len is the one the file declares (ONNX metadata, the
+.ptl's extra file), else ``--max-len``, else its report's, else its static input shape;
+a session file wider than max_len exits 3, as lengths outside 1..L do. Rows are fed as
+[1, max_len] (``--input-len pad``) or as [1, len] (``trim``, dynamic-length exports only:
+a static export is always padded).
 
 ``ptl_runner.py`` imports this module's harness and swaps the backend.
 """
@@ -25,6 +35,9 @@ import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import session_contract as contract  # noqa: E402  (a sibling file, not the odtool package)
 
 RUNNER_VERSION = "1"
 EXIT_USAGE, EXIT_INPUT, EXIT_LOAD, EXIT_EXEC, EXIT_WRITE = 2, 3, 4, 5, 6
@@ -83,7 +96,10 @@ class OnnxBackend:
         self.names = [i.name for i in ins]
         self.dtypes = [np.int32 if i.type == "tensor(int32)" else np.int64 for i in ins]
         last = ins[0].shape[-1] if ins[0].shape else None
-        self.seq_len = last if isinstance(last, int) else None  # None: dynamic, use the file's L
+        self.seq_len = last if isinstance(last, int) else None  # None: dynamic
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.declared = ((int(meta[contract.ONNX_MAX_LEN]), meta.get(contract.ONNX_DYNAMIC, "true") == "true")
+                         if contract.ONNX_MAX_LEN in meta else None)
 
     def feed(self, row, length):
         f = {self.names[0]: row.reshape(1, -1).astype(self.dtypes[0])}
@@ -146,10 +162,51 @@ def memory():
     return {"vm_hwm_kb": status.get("VmHWM", -1), "vm_peak_kb": status.get("VmPeak", -1), "ru_maxrss_kb": ru}
 
 
+def warn(msg):
+    sys.stderr.write("%s: warning: %s\n" % (os.path.basename(sys.argv[0] or "runner"), msg))
+
+
+def verify_model(args):
+    """Refuse (exit 4) a model file that does not match its sha256; returns its report or None."""
+    try:
+        report = contract.read_report(args.model)
+    except contract.ContractError as e:
+        if not args.sha256:
+            die(EXIT_LOAD, str(e))
+        report = None
+    expected = args.sha256 or (report or {}).get("sha256")
+    if not expected:
+        warn("%s has no %s and no --sha256 was given: the file is not verified"
+             % (args.model, os.path.basename(contract.report_path(args.model))))
+        return report
+    problem = contract.file_problem(args.model, expected)
+    if problem:
+        die(EXIT_LOAD, problem)
+    return report
+
+
+def model_contract(backend, args, report):
+    """(max_len, dynamic) of the loaded model; see the module docstring for the order."""
+    declared = getattr(backend, "declared", None)
+    if declared is not None:
+        if args.max_len and args.max_len != declared[0]:
+            die(EXIT_LOAD, "the model declares max_len=%d, --max-len says %d" % (declared[0], args.max_len))
+        return declared
+    graph = (report or {}).get("graph") or {}
+    max_len = args.max_len or graph.get("max_len") or backend.seq_len
+    if max_len:
+        dynamic = backend.seq_len is None and bool(graph.get("dynamic_length", True))
+        if backend.seq_len is not None and backend.seq_len != max_len:
+            die(EXIT_LOAD, "the model's input is [1, %d], its max_len is given as %d" % (backend.seq_len, max_len))
+        return int(max_len), dynamic
+    return None
+
+
 def bench(backend_cls, args):
     """Load, run and time; returns the JSON object."""
     items, lengths = read_sessions(args.input)
     n, file_len = items.shape
+    report = verify_model(args)
     t0 = time.perf_counter()
     try:
         backend = backend_cls(args.model, args.threads)
@@ -158,12 +215,17 @@ def bench(backend_cls, args):
     except Exception as e:  # the runtime's own load error, reported as exit 4
         die(EXIT_LOAD, "failed to load '%s': %s" % (args.model, e))
     load_ms = (time.perf_counter() - t0) * 1e3
-    seq_len = backend.seq_len or file_len
+    declared = model_contract(backend, args, report)
+    if declared is None:
+        warn("%s declares no max_len (and none was given with --max-len): sessions are not bounded" % args.model)
+        declared = (file_len, True)
+    seq_len, dynamic = declared
     if file_len > seq_len:
-        die(EXIT_INPUT, "input max_len %d exceeds the model's sequence length %d" % (file_len, seq_len))
+        die(EXIT_INPUT, "input max_len %d exceeds the model's sequence length %d: %s"
+            % (file_len, seq_len, contract.input_problem(file_len, 1, seq_len)))
     padded = np.zeros((n, seq_len), dtype=np.int64)
     padded[:, :file_len] = items
-    if args.input_len == "trim":  # dynamic sequence length: each session as [1, len]
+    if args.input_len == "trim" and dynamic:  # dynamic sequence length: each session as [1, len]
         feeds = [backend.feed(padded[i, :int(lengths[i])], int(lengths[i])) for i in range(n)]
     else:
         feeds = [backend.feed(padded[i], int(lengths[i])) for i in range(n)]
@@ -199,7 +261,7 @@ def bench(backend_cls, args):
     return {
         "runner_version": RUNNER_VERSION, "runtime": backend.runtime, "runtime_version": backend.version,
         "executorch_version": None, "arch": platform.machine(), "model": args.model, "input": args.input,
-        "method": "forward", "load_mode": "file", "model_size_bytes": os.path.getsize(args.model),
+        "method": "forward", "load_mode": "file", "input_len": args.input_len if dynamic else "pad", "model_size_bytes": os.path.getsize(args.model),
         "n_sessions": int(n), "max_len": int(file_len), "model_seq_len": int(seq_len),
         "warmup": args.warmup, "repeat": args.repeat,
         "threads": {"requested": args.threads, "used": int(backend.threads_used)},
@@ -225,9 +287,14 @@ def parse_args(argv):
     p.add_argument("--method", default="forward")
     p.add_argument("--load-mode", default="file")
     p.add_argument("--input-len", default="pad", choices=["pad", "trim"])
+    p.add_argument("--sha256", help="the model file's expected sha256 (default: from <model>.report.json)")
+    p.add_argument("--max-len", type=int, default=0, help="the model's max_len, for files that declare none")
     args = p.parse_args(argv)  # exits 2 on a usage error, as odt_runner does
-    if args.warmup < 0 or args.repeat < 1 or args.threads < 0 or args.topk < 1:
-        die(EXIT_USAGE, "--warmup >= 0, --repeat >= 1, --threads >= 0 and --topk >= 1 are required")
+    if args.warmup < 0 or args.repeat < 1 or args.threads < 0 or args.topk < 1 or args.max_len < 0:
+        die(EXIT_USAGE, "--warmup >= 0, --repeat >= 1, --threads >= 0, --topk >= 1 and --max-len >= 1 are required")
+    if args.sha256 is not None and (len(args.sha256) != 64
+                                    or any(c not in "0123456789abcdefABCDEF" for c in args.sha256)):
+        die(EXIT_USAGE, "--sha256 expects 64 hex digits, got '%s'" % args.sha256)
     if not os.path.isfile(args.model):
         die(EXIT_LOAD, "model file '%s' not found" % args.model)
     return args

@@ -2,8 +2,9 @@
 
 Same flags, input file, JSON and exit codes as the other runners. Needs torch: on the host
 the venv's; on the emulator only when the aarch64 torch wheel was provisioned
-(``odtool emulator setup --with-torch``). The lite interpreter has no input metadata, so
-rows are fed at the session file's L: write the file with the model's sequence length.
+(``odtool emulator setup --with-torch``). The lite interpreter has no input metadata: the
+max_len comes from the archive's ``extra/odtool_contract.json`` (odtool's exports), else
+``--max-len`` or the report; a file with neither runs at the session file's L, with a warning.
 
     python3 ptl_runner.py --model M.ptl --input S.bin [--threads 1] [--output out.json]
 """
@@ -16,6 +17,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
 
 from onnx_runner import main  # noqa: E402  (a sibling file, not the odtool package)
+from session_contract import _ptl_contract  # noqa: E402
 
 
 class TorchLiteBackend:
@@ -33,6 +35,7 @@ class TorchLiteBackend:
         if threads > 0:
             torch.set_num_threads(threads)
         self.threads_used = torch.get_num_threads()
+        self.declared = _ptl_contract(model)  # the archive's extra/odtool_contract.json, if any
         self.module = _load_for_lite_interpreter(model)
 
     def feed(self, row, length):

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from export.graphs.base import InferenceGraph
+
+if TYPE_CHECKING:
+    from export.contract import InputContract
 from toolchain.registry import Registry
 
 
@@ -18,6 +22,16 @@ class LoadedModel(ABC):
     @abstractmethod
     def __call__(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """(scores [k], indices [k]) for one padded session."""
+
+
+class ContractModel(LoadedModel):
+    """A loaded export that refuses what its contract refuses, the same way in every format."""
+
+    def __init__(self, inner: LoadedModel, contract: "InputContract") -> None:
+        self.inner, self.contract = inner, contract
+
+    def __call__(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        return self.inner(*self.contract.prepare(items, lengths))
 
 
 class Exporter(ABC):
@@ -30,9 +44,25 @@ class Exporter(ABC):
     def export(self, graph: InferenceGraph, out: Path) -> bool:
         """Write ``graph`` to ``out`` (atomically); True when the session length is dynamic."""
 
+    def load(self, path: Path, contract: "InputContract | None" = None) -> LoadedModel:
+        """Load ``path`` in the format's runtime, behind the inference contract (export.graphs.base).
+
+        Without ``contract`` the file is first verified against the sha256 in its
+        ``.report.json`` (a mismatch raises ArtifactError; no report: a warning) and the
+        contract is the one the file declares (else its report's). ``contract`` is given
+        for a file just written, before it has a report (the export's parity check).
+        Every call checks its session (UsageError before the runtime runs) and pads it
+        to [1, max_len] for a static export."""
+        from export.contract import contract_of, verify_export
+
+        path = Path(path)
+        if contract is None:
+            contract = contract_of(path, verify_export(path))
+        return ContractModel(self._load(path), contract)
+
     @abstractmethod
-    def load(self, path: Path) -> LoadedModel:
-        """Load ``path`` in the format's runtime."""
+    def _load(self, path: Path) -> LoadedModel:
+        """Load ``path`` in the format's runtime (no checks)."""
 
     @abstractmethod
     def runtime_versions(self) -> dict[str, str]:

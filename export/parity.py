@@ -66,8 +66,12 @@ def _rel(a: float, b: float) -> float:
 def check_parity(fmt: str, graph: InferenceGraph, run: Runner,
                  sessions: Sequence[tuple[torch.Tensor, torch.Tensor]], rtol: float = RTOL) -> ParityResult:
     """Compare ``run`` (the exported model) with ``graph`` (eager) on every session."""
+    from export.contract import InputContract
+
     max_err, swaps, bad = 0.0, 0, []
+    contract = InputContract(graph.options.max_len, dynamic=True)  # eager takes any 1 <= L <= max_len
     for s, (items, lengths) in enumerate(sessions):
+        contract.check(items, lengths)  # the same refusal as every loader and runner
         ev, ei = (t.numpy() for t in graph(items, lengths))
         xv, xi = (np.asarray(a).reshape(-1) for a in run(items, lengths))
         full = None

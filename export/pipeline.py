@@ -19,6 +19,7 @@ from typing import Sequence
 
 import torch
 
+from export.contract import contract_of
 from export.exporter import get_exporter
 from export.graphs.base import GraphOptions, Kernels, build_graph
 from export.parity import ParityResult, check_parity, require_parity
@@ -81,7 +82,8 @@ def export_model(model: SessionRecommender, name: str, formats: Sequence[str], o
             dynamic = exporter.export(graph, staging)
             seconds = time.perf_counter() - t0
             checks = list(sessions) + (trimmed(sessions) if dynamic else [])
-            parity: ParityResult = check_parity(fmt, graph, exporter.load(staging), checks)
+            # loaded behind the contract the file declares, as every later reader loads it
+            parity: ParityResult = check_parity(fmt, graph, exporter.load(staging, contract_of(staging)), checks)
             if not parity.ok:
                 os.replace(staging, final.with_name(final.name + ".failed"))
                 require_parity(parity)

@@ -137,7 +137,11 @@ class Device(ABC):
     def run(self, artifact: str | Path, sessions: str | Path, *, threads: int | None = None, warmup: int = 10,
             repeat: int = 5, topk: int = 10, cores: tuple[int, ...] | None = None,
             timeout_s: float = 1800.0, trim: bool = False) -> RunResult:
-        """Push, run, collect and parse one artifact on one session file."""
+        """Push, run, collect and parse one artifact on one session file.
+
+        The artifact is verified against the sha256 in its ``.report.json`` first (a mismatch
+        raises ArtifactError; a file without a report runs with a warning), and the runner
+        is given that sha256 and the report's max_len to check again on the device."""
         artifact, sessions = Path(artifact), Path(sessions)
         fmt = artifact_format(artifact)
         if fmt not in self.formats:
@@ -146,6 +150,11 @@ class Device(ABC):
         for p in (artifact, sessions):
             if not p.is_file():
                 raise UsageError(f"{p} does not exist")
+        # The file must match its report before anything runs (ArtifactError otherwise; no report:
+        # a warning). The runner checks it again where it runs, after the push.
+        from export.contract import verify_export
+
+        report = verify_export(artifact)
         settings = RunSettings(self.default_threads if threads is None else threads, warmup, repeat, topk,
                                self.check_cores(tuple(cores) if cores is not None else None), timeout_s,
                                trim and fmt is not ArtifactFormat.torchscript)  # .ptl graphs are traced static
@@ -153,6 +162,10 @@ class Device(ABC):
         with tempfile.TemporaryDirectory(prefix="odt-run-") as tmp:
             output = self.output_path(Path(tmp))
             args = settings.runner_args(self.push(artifact), self.push(sessions), output)
+            if report is not None:
+                args += ["--sha256", report["sha256"]]
+                if (report.get("graph") or {}).get("max_len"):
+                    args += ["--max-len", str(int(report["graph"]["max_len"]))]
             if fmt is ArtifactFormat.executorch and needs_odtool_kernels(artifact):
                 for lib in self.kernel_libraries():  # the program calls odtool::code_topk
                     args += ["--kernel-lib", self.push(lib)]

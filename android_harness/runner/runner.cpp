@@ -7,7 +7,7 @@
 //   odt_runner --model M.pte --input sessions.bin [--warmup 10] [--repeat 5]
 //              [--threads 0] [--topk 10] [--method forward]
 //              [--load-mode mmap|file] [--output result.json]
-//              [--kernel-lib libfoo.so]...
+//              [--kernel-lib libfoo.so]... [--sha256 HEX] [--max-len N]
 //
 // ---------------------------------------------------------------------------
 // Session input file format ("ODTSESS", version 1), all little-endian:
@@ -43,6 +43,16 @@
 // first_inference_us), then --warmup untimed calls cycling through the
 // sessions, then --repeat timed passes over all sessions. Each sample is one
 // forward() call (input copy + execution), measured with steady_clock.
+//
+// Inference contract (export/graphs/base.py; the Python runners apply the same rules
+// from android_harness/session_contract.py):
+//   * before loading, the model file's sha256 is checked against --sha256, else against
+//     the "sha256" of <model>.report.json beside it; a mismatch exits 4; with neither,
+//     a warning on stderr says the file is unverified;
+//   * the model's max_len is the one the program declares (constant methods
+//     odtool_max_len / odtool_dynamic_length), else --max-len, else the bound of its
+//     input 0; a session file wider than max_len exits 3 (lengths outside 1..L already do);
+//   * --input-len trim applies to dynamic-length programs only: a static one is padded.
 //
 // --kernel-lib PATH (repeatable) dlopen()s a shared library that registers
 // extra ExecuTorch kernels (e.g. odtool's code_topk) before the program loads.
@@ -83,6 +93,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cerrno>
 #include <cmath>
@@ -134,7 +145,8 @@ std::string err_msg(const std::string& what, Error e) {
 struct Options {
   std::string model, input, output, method = "forward", load_mode = "mmap", input_len = "pad";
   std::vector<std::string> kernel_libs;
-  long warmup = 10, repeat = 5, threads = 0, topk = 10;
+  std::string sha256;
+  long warmup = 10, repeat = 5, threads = 0, topk = 10, max_len = 0;
 };
 
 void usage(FILE* f) {
@@ -145,7 +157,8 @@ void usage(FILE* f) {
       "                  [--threads N=0 (runtime default)] [--topk K=10] "
       "[--method forward]\n"
       "                  [--load-mode mmap|file] [--output out.json]\n"
-      "                  [--kernel-lib lib.so (repeatable)] [--input-len pad|trim]\n");
+      "                  [--kernel-lib lib.so (repeatable)] [--input-len pad|trim]\n"
+      "                  [--sha256 HEX] [--max-len N]\n");
 }
 
 long parse_long(const std::string& flag, const std::string& v, long lo) {
@@ -190,6 +203,8 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--threads") o.threads = parse_long(a, val, 0);
     else if (a == "--topk") o.topk = parse_long(a, val, 1);
     else if (a == "--kernel-lib") o.kernel_libs.push_back(val);
+    else if (a == "--sha256") o.sha256 = val;
+    else if (a == "--max-len") o.max_len = parse_long(a, val, 1);
     else {
       usage(stderr);
       die(kUsage, "unknown option '" + a + "'");
@@ -204,6 +219,14 @@ Options parse_args(int argc, char** argv) {
   }
   if (o.input_len != "pad" && o.input_len != "trim") {
     die(kUsage, "--input-len must be pad or trim");
+  }
+  if (!o.sha256.empty()) {
+    bool hex = o.sha256.size() == 64;
+    for (char& c : o.sha256) {
+      c = char(std::tolower((unsigned char)c));
+      hex = hex && std::isxdigit((unsigned char)c);
+    }
+    if (!hex) die(kUsage, "--sha256 expects 64 hex digits, got '" + o.sha256 + "'");
   }
   return o;
 }
@@ -256,6 +279,112 @@ Sessions read_sessions(const std::string& path) {
     }
   }
   return s;
+}
+
+// ---------------------------------------------------------------- sha256
+// SHA-256 (FIPS 180-4). The round constants are the first 32 fractional bits of the cube
+// roots of the first 64 primes, the initial hash those of the square roots of the first 8.
+uint32_t frac_bits(long double x) {
+  return uint32_t((x - std::floor(x)) * 4294967296.0L);
+}
+
+std::string sha256_hex(const std::string& path, bool* ok) {
+  uint32_t k[64], h[8];
+  for (int n = 2, i = 0; i < 64; ++n) {
+    bool prime = true;
+    for (int d = 2; d * d <= n; ++d) prime = prime && n % d;
+    if (!prime) continue;
+    if (i < 8) h[i] = frac_bits(std::sqrt((long double)n));
+    k[i++] = frac_bits(std::cbrt((long double)n));
+  }
+  auto rotr = [](uint32_t x, int r) { return (x >> r) | (x << (32 - r)); };
+  auto block = [&](const unsigned char* p) {
+    uint32_t w[64];
+    for (int i = 0; i < 16; ++i) {
+      w[i] = uint32_t(p[4 * i]) << 24 | uint32_t(p[4 * i + 1]) << 16 | uint32_t(p[4 * i + 2]) << 8 | p[4 * i + 3];
+    }
+    for (int i = 16; i < 64; ++i) {
+      uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < 64; ++i) {
+      uint32_t t1 = hh + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+      uint32_t t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      hh = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
+    }
+    h[0] += a; h[1] += b; h[2] += c; h[3] += d; h[4] += e; h[5] += f; h[6] += g; h[7] += hh;
+  };
+  std::ifstream f(path, std::ios::binary);
+  *ok = bool(f);
+  if (!f) return "";
+  std::vector<unsigned char> buf(1 << 16);
+  uint64_t total = 0;
+  size_t have = 0;  // bytes of a partial block at the start of buf
+  while (true) {
+    f.read(reinterpret_cast<char*>(buf.data() + have), std::streamsize(buf.size() - have));
+    size_t got = size_t(f.gcount());
+    total += got;
+    have += got;
+    size_t full = have / 64 * 64;
+    for (size_t off = 0; off < full; off += 64) block(buf.data() + off);
+    std::memmove(buf.data(), buf.data() + full, have - full);
+    have -= full;
+    if (!f) break;
+  }
+  unsigned char tail[128] = {0};
+  std::memcpy(tail, buf.data(), have);
+  tail[have] = 0x80;
+  size_t len = have + 1 + 8 <= 64 ? 64 : 128;
+  uint64_t bits = total * 8;
+  for (int i = 0; i < 8; ++i) tail[len - 1 - i] = (unsigned char)(bits >> (8 * i));
+  for (size_t off = 0; off < len; off += 64) block(tail + off);
+  char out[65];
+  for (int i = 0; i < 8; ++i) std::snprintf(out + 8 * i, 9, "%08x", h[i]);
+  return std::string(out, 64);
+}
+
+// The "sha256" of <model>.report.json (written by odtool export), or "" when there is none.
+std::string report_sha256(const std::string& model, bool* has_report) {
+  std::ifstream f(model + ".report.json");
+  *has_report = bool(f);
+  if (!f) return "";
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  size_t key = text.find("\"sha256\"");
+  if (key == std::string::npos) return "";
+  size_t q = text.find('"', text.find(':', key) + 1);
+  if (q == std::string::npos || q + 65 > text.size()) return "";
+  return text.substr(q + 1, 64);
+}
+
+std::string base_name(const std::string& p) {
+  size_t s = p.find_last_of('/');
+  return s == std::string::npos ? p : p.substr(s + 1);
+}
+
+void verify_model(const Options& opt) {
+  bool has_report = false;
+  std::string expected = opt.sha256.empty() ? report_sha256(opt.model, &has_report) : opt.sha256;
+  if (expected.empty()) {
+    if (has_report) {
+      die(kLoad, opt.model + ".report.json has no sha256: re-export " + base_name(opt.model) +
+                     " (odtool export) to rewrite it");
+    }
+    std::fprintf(stderr, "odt_runner: warning: %s has no %s.report.json and no --sha256 was given: "
+                 "the file is not verified\n", opt.model.c_str(), base_name(opt.model).c_str());
+    return;
+  }
+  bool ok = false;
+  std::string actual = sha256_hex(opt.model, &ok);
+  if (!ok) die(kLoad, "cannot read model file '" + opt.model + "': " + std::strerror(errno));
+  for (char& c : expected) c = char(std::tolower((unsigned char)c));
+  if (actual != expected) {
+    die(kLoad, opt.model + " fails its sha256 check: the file has " + actual.substr(0, 16) +
+                   "..., its report says " + expected.substr(0, 16) +
+                   "... (corrupted or changed after export); re-export it with `odtool export` "
+                   "(or restore it with its " + base_name(opt.model) + ".report.json)");
+  }
 }
 
 // ---------------------------------------------------------------- helpers
@@ -404,6 +533,7 @@ int main(int argc, char** argv) {
     die(kLoad, "model file '" + opt.model + "' not found: " + std::strerror(errno));
   }
   Sessions sess = read_sessions(opt.input);
+  verify_model(opt);
 
   executorch::runtime::runtime_init();
 
@@ -464,11 +594,40 @@ int main(int argc, char** argv) {
       (in0_sizes.size() == 2 && in0_sizes[0] != 1)) {
     die(kLoad, "input 0 must be an int64/int32 tensor of shape [1, L] or [L]");
   }
-  const uint32_t model_len = uint32_t(in0_sizes[in0_sizes.size() - 1]);
-  if (sess.max_len > model_len) {
-    die(kInput, "input max_len " + std::to_string(sess.max_len) +
-                    " exceeds the model's sequence length " + std::to_string(model_len));
+  // The contract the program declares (odtool exports), else --max-len, else input 0's bound.
+  uint32_t model_len = uint32_t(in0_sizes[in0_sizes.size() - 1]);
+  bool dynamic = true;
+  if (names->count("odtool_max_len") && names->count("odtool_dynamic_length")) {
+    auto ml = module.execute("odtool_max_len");
+    auto dl = module.execute("odtool_dynamic_length");
+    if (!ml.ok() || !dl.ok() || ml->empty() || dl->empty() || !(*ml)[0].isInt() || !(*dl)[0].isBool()) {
+      die(kLoad, "program '" + opt.model + "' declares its max_len but the value cannot be read");
+    }
+    long declared = long((*ml)[0].toInt());
+    dynamic = (*dl)[0].toBool();
+    if (opt.max_len && opt.max_len != declared) {
+      die(kLoad, "the model declares max_len=" + std::to_string(declared) + ", --max-len says " +
+                     std::to_string(opt.max_len));
+    }
+    if (declared != long(model_len)) {
+      die(kLoad, "the model declares max_len=" + std::to_string(declared) + " but its input is [1, " +
+                     std::to_string(model_len) + "]");
+    }
+  } else if (opt.max_len) {
+    if (opt.max_len > long(model_len)) {
+      die(kLoad, "--max-len " + std::to_string(opt.max_len) + " is more than the model's input bound " +
+                     std::to_string(model_len));
+    }
+    model_len = uint32_t(opt.max_len);
   }
+  if (sess.max_len > model_len) {
+    die(kInput, "input max_len " + std::to_string(sess.max_len) + " exceeds the model's sequence length " +
+                    std::to_string(model_len) + ": items has L=" + std::to_string(sess.max_len) +
+                    " positions, more than the model's max_len=" + std::to_string(model_len) +
+                    ": keep the session's most recent " + std::to_string(model_len) +
+                    " items (android_harness.session_contract.trim_recent; the session writer does it)");
+  }
+  const bool trim = opt.input_len == "trim" && dynamic;  // a static program is always padded
   ScalarType len_type = ScalarType::Long;
   std::vector<executorch::aten::SizesType> len_sizes = {1};
   if (n_inputs == 2) {
@@ -485,7 +644,6 @@ int main(int argc, char** argv) {
   std::vector<SessionInputs> inputs(sess.n);
   for (uint32_t i = 0; i < sess.n; ++i) {
     SessionInputs& si = inputs[i];
-    const bool trim = opt.input_len == "trim";
     std::vector<int64_t> row(trim ? size_t(sess.lengths[i]) : size_t(model_len), 0);
     std::copy_n(&sess.items[size_t(i) * sess.max_len], trim ? row.size() : size_t(sess.max_len), row.begin());
     std::vector<executorch::aten::SizesType> sizes = items_sizes;
@@ -576,7 +734,7 @@ int main(int argc, char** argv) {
   j << "  \"input\": " << json_str(opt.input) << ",\n";
   j << "  \"method\": " << json_str(opt.method) << ",\n";
   j << "  \"load_mode\": " << json_str(opt.load_mode) << ",\n";
-  j << "  \"input_len\": " << json_str(opt.input_len) << ",\n";
+  j << "  \"input_len\": " << json_str(trim ? "trim" : "pad") << ",\n";
   j << "  \"kernel_libs\": [";
   for (size_t i = 0; i < opt.kernel_libs.size(); ++i) j << (i ? ", " : "") << json_str(opt.kernel_libs[i]);
   j << "],\n";

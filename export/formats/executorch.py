@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from android_harness.session_contract import PTE_DYNAMIC, PTE_MAX_LEN
 from export.exporter import EXPORTERS, Exporter, LoadedModel, length_dim
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_write_bytes
@@ -89,11 +90,13 @@ class ExecuTorchExporter(Exporter):
             ep = torch.export.export(graph, graph.example_inputs(), dynamic_shapes=shapes)
             edge = to_edge_transform_and_lower(
                 ep, partitioner=[XnnpackPartitioner()],
+                # the inference contract, declared in the program as two constant methods
+                constant_methods={PTE_MAX_LEN: graph.options.max_len, PTE_DYNAMIC: dynamic},
                 # odtool::code_topk is not an ATen op, so the edge dialect check must allow it
                 compile_config=EdgeCompileConfig(_check_ir_validity=not getattr(graph, "use_kernel", False)))
             return edge.to_executorch()
 
-    def load(self, path: Path) -> LoadedModel:
+    def _load(self, path: Path) -> LoadedModel:
         return _PteModel(path)
 
     def runtime_versions(self) -> dict[str, str]:

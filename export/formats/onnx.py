@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from android_harness.session_contract import ONNX_DYNAMIC, ONNX_MAX_LEN
 from export.exporter import EXPORTERS, Exporter, LoadedModel
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_write_bytes
@@ -58,14 +59,17 @@ class OnnxExporter(Exporter):
         except Exception as e:
             raise ExportError(f"ONNX export failed: {type(e).__name__}: {e}") from e
         model = onnx.load_from_string(buf.getvalue())
+        # the inference contract, declared in the file (dims cannot carry an upper bound)
+        for key, value in ((ONNX_MAX_LEN, str(graph.options.max_len)), (ONNX_DYNAMIC, str(dynamic).lower())):
+            model.metadata_props.add(key=key, value=value)
         try:
             onnx.checker.check_model(model, full_check=True)
         except Exception as e:
             raise ExportError(f"the exported ONNX model fails onnx.checker: {e}") from e
-        atomic_write_bytes(out, buf.getvalue())
+        atomic_write_bytes(out, model.SerializeToString())
         return dynamic
 
-    def load(self, path: Path) -> LoadedModel:
+    def _load(self, path: Path) -> LoadedModel:
         return _OrtModel(path)
 
     def runtime_versions(self) -> dict[str, str]:

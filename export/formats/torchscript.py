@@ -10,12 +10,14 @@ and serialization ids with process-wide counters).
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from android_harness.session_contract import PTL_EXTRA
 from export.exporter import EXPORTERS, Exporter, LoadedModel
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_named_path
@@ -73,10 +75,12 @@ class TorchScriptExporter(Exporter):
         if why:
             info(f"[yellow]warning:[/] {why}; exporting the unoptimized module")
         with atomic_named_path(out) as tmp:
-            traced._save_for_lite_interpreter(str(tmp))
+            # the inference contract, declared in the archive (extra/odtool_contract.json)
+            contract = json.dumps({"max_len": graph.options.max_len, "dynamic_length": False})
+            traced._save_for_lite_interpreter(str(tmp), _extra_files={PTL_EXTRA: contract})
         return False
 
-    def load(self, path: Path) -> LoadedModel:
+    def _load(self, path: Path) -> LoadedModel:
         return _LiteModel(path)
 
     def runtime_versions(self) -> dict[str, str]:

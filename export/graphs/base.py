@@ -1,4 +1,40 @@
-"""The graph interface, the generic graph (encode, score every item, top-k) and the factory."""
+"""The graph interface, the generic graph (encode, score every item, top-k) and the factory.
+
+The inference contract: one session in, the top-k out, the same in every format
+-----------------------------------------------------------------------------------------
+
+Inputs of every exported graph (``.pte``, ``.ptl``, ``.onnx``) and of the eager graph:
+
+* ``items`` int64 [1, L]: the session's item ids, oldest first, left-aligned, positions
+  past the length padded with 0. ``1 <= L <= max_len`` for a dynamic-length export (its
+  cost follows L); ``L == max_len`` for a static one (TorchScript-lite, and ExecuTorch
+  models torch.export cannot trace for every length, e.g. GRU4Rec) - odtool's loaders and
+  runners right-pad a shorter session to [1, max_len] for it;
+* ``lengths`` int64 [1] in ``1..L``.
+
+Outputs: ``(scores float32 [k], indices int64 [k])``, indices in 1..|V|, best first.
+
+* A session longer than max_len keeps its most recent max_len items: the caller trims it
+  (``android_harness.session_contract.trim_recent``, used by the session-file writer and
+  :func:`export.contract.session_tensors`; ``toolchain.data.batching.pad_batch`` does the
+  same for training). Nothing trims silently further down.
+* Refused with a clear error before the model runs, by every odtool reader of every
+  format: length 0 (an empty session has no recommendation), a negative length, a length
+  over L, and L over max_len. The ONNX graph cannot raise, so the refusal lives outside the
+  graphs in one shared place, ``android_harness.session_contract``: the python loaders
+  (``Exporter.load``, used by the parity check), the parity check's eager side, the Python
+  runners and the session-file reader/writer call it; the native runner (runner.cpp)
+  implements the same rules.
+* Unknown ids (negative or > |V|) are padding: the graph maps them to 0 (``sanitize``),
+  identically in every format. ``sanitize``'s clamp of lengths to 1..L is only a defence
+  inside the graph; no odtool entry point lets such a length reach it.
+* Every export declares its contract in the file: ONNX ``metadata_props``
+  (``odtool.max_len``, ``odtool.dynamic_length``), a ``.ptl``'s ``extra/odtool_contract.json``,
+  a ``.pte``'s constant methods ``odtool_max_len`` / ``odtool_dynamic_length``.
+* An export is checked against the sha256 in its ``<file>.report.json`` before it runs
+  (loaders, runners, devices, ``bench``, ``size-check``); a mismatch is refused, a file
+  without a report runs with a warning that it is unverified.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +80,7 @@ class GraphOptions:
 
 
 class InferenceGraph(nn.Module):
-    """Base class: input sanitising shared by every graph."""
+    """Base class: input sanitising shared by every graph (the contract: see the module docstring)."""
 
     def __init__(self, model: SessionRecommender, options: GraphOptions) -> None:
         super().__init__()
@@ -72,7 +108,8 @@ class InferenceGraph(nn.Module):
         return self.model.example_inputs(self.options.max_len)
 
     def sanitize(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Unknown indices become padding; lengths are clamped to 1..L."""
+        """Unknown indices become padding; lengths are clamped to 1..L (a defence only: callers
+        refuse lengths outside 1..L before the graph runs, see the module docstring)."""
         known = (items > 0) & (items <= self.n_items)
         items = torch.where(known, items, torch.zeros_like(items))
         lengths = lengths.clamp(1, items.shape[1])

@@ -7,6 +7,15 @@
     "*.onnx" = "2MiB"                     # or matched against the file name alone
 
 The first matching pattern (in file order) gives a file its budget.
+
+Before a path is measured it is verified, and a path that fails is refused (ArtifactError):
+
+* an artifact directory must load (:meth:`toolchain.artifact.bundle.Bundle.load`: the
+  manifest parses, every part is present with its size and sha256); its size is the
+  manifest plus its parts, nothing else in the directory (not ``.tmp-*`` / ``.staging``
+  leftovers, not the ``export/`` directory ``odtool export`` writes there by default);
+* an export (``.pte`` / ``.ptl`` / ``.onnx``) must match the sha256 in its
+  ``<file>.report.json``; one without a report is measured and flagged ``unverified``.
 """
 
 from __future__ import annotations
@@ -75,12 +84,16 @@ def load_budgets(pyproject: Path) -> list[tuple[str, int]]:
     return out
 
 
+EXPORT_SUFFIXES = (".pte", ".ptl", ".onnx")
+
+
 @dataclass
 class SizeCheck:
     path: Path
     size: int
     budget: int | None
     source: str  # where the budget came from
+    verified: str = "-"  # "manifest ok", "sha256 ok", "unverified (no report)" or "-" (other files)
 
     @property
     def over(self) -> bool:
@@ -107,15 +120,32 @@ def check_sizes(paths: list[Path], budget: int | None = None, pyproject: Path | 
     for p in paths:
         if not p.exists():
             raise UsageError(f"{p}: no such file or directory")
+        size, verified = verified_size(p)
         if budget is not None:
-            out.append(SizeCheck(p, file_size(p), budget, "--budget"))
+            out.append(SizeCheck(p, size, budget, "--budget", verified))
             continue
         rel = _relative(p, root)
         match = next(((pat, b) for pat, b in rules
                       if fnmatch.fnmatch(rel, pat) or fnmatch.fnmatch(p.name, pat)), None)
-        out.append(SizeCheck(p, file_size(p), match[1] if match else None,
-                             f"pyproject: {match[0]}" if match else "no budget"))
+        out.append(SizeCheck(p, size, match[1] if match else None,
+                             f"pyproject: {match[0]}" if match else "no budget", verified))
     return out
+
+
+def verified_size(path: Path) -> tuple[int, str]:
+    """(bytes, how it was verified) of an artifact directory or a file; ArtifactError if it fails."""
+    if path.is_dir():
+        from toolchain.artifact.bundle import Bundle
+
+        bundle = Bundle.load(path)  # the manifest parses; every part present, with its size and sha256
+        size = (path / "manifest.json").stat().st_size + sum(int(p["bytes"]) for p in bundle.parts.values())
+        return size, "manifest ok"
+    if path.suffix.lower() in EXPORT_SUFFIXES:
+        from export.contract import verify_export
+
+        report = verify_export(path)
+        return path.stat().st_size, "sha256 ok" if report is not None else "unverified (no report)"
+    return path.stat().st_size, "-"
 
 
 def _relative(p: Path, root: Path) -> str:

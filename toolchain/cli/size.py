@@ -25,6 +25,11 @@ def size_check(
 ) -> None:
     """Check artifact sizes against budgets; exit 1 when any artifact is over.
 
+    Each path is verified first, and one that fails is refused: an artifact directory must
+    load (manifest parses, every part present with its sha256) and counts only its manifest
+    and parts; an export must match the sha256 in its <file>.report.json (one without a
+    report is flagged unverified).
+
     Budgets come from --budget or from pyproject.toml:
 
       [tool.odtool.size-budget]
@@ -41,16 +46,18 @@ def size_check(
     over = [c for c in checks if c.over]
     if as_json:
         print_json([{"path": str(c.path), "bytes": c.size, "budget": c.budget, "headroom": c.headroom,
-                     "over": c.over, "budget_source": c.source,
+                     "over": c.over, "budget_source": c.source, "verified": c.verified,
                      "largest_parts": c.largest_parts() if c.over else []} for c in checks])
     else:
         table = Table(title="artifact sizes", title_justify="left")
-        for col in ("file", "size", "budget", "headroom", "status"):
+        for col in ("file", "size", "budget", "headroom", "verified", "status"):
             table.add_column(col, justify="left" if col == "file" else "right")
         for c in checks:
             status = "[red]OVER[/]" if c.over else ("[green]ok[/]" if c.budget is not None else "[dim]no budget[/]")
             table.add_row(str(c.path), human(c.size), human(c.budget) if c.budget is not None else "-",
-                          human(c.headroom) if c.headroom is not None else "-", status)
+                          human(c.headroom) if c.headroom is not None else "-",
+                          c.verified if not c.verified.startswith("unverified") else f"[yellow]{c.verified}[/]",
+                          status)
         stdout.print(table)
         for c in over:
             stdout.print(f"largest parts of {c.path} (shrink these first):")

@@ -49,10 +49,12 @@ def test_bad_budget_value_is_reported(tmp_path):
 
 
 def test_cli_exit_codes_and_parts(tmp_path):
-    d = tmp_path / "art"
-    d.mkdir()
-    (d / "big.bin").write_bytes(b"x" * 5000)
-    (d / "small.bin").write_bytes(b"x" * 100)
+    from toolchain.artifact.bundle import BundleWriter
+
+    w = BundleWriter()
+    w.add_bytes("big", "big.bin", b"x" * 5000)
+    w.add_bytes("small", "small.bin", b"x" * 100)
+    d = w.write(tmp_path / "art", {})
     r = runner.invoke(app, ["size-check", str(d), "--budget", "10KiB"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, ["size-check", str(d), "--budget", "4KB"])
