@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -39,9 +40,12 @@ class Config:
             allowed = hints.get(f.name)
             value = getattr(self, f.name)
             if allowed is None or _is_a(value, allowed):
+                if f.name == "seed" and isinstance(value, int) and value < 0:  # numpy refuses negative seeds
+                    out.append(f"seed must be >= 0, got {value}")
                 continue
-            names = " or ".join("None" if t is type(None) else t.__name__ for t in allowed)
-            out.append(f"{f.name} must be {names}, got {value!r} ({type(value).__name__})")
+            names = " or ".join("None" if t is type(None) else ("a finite float" if t is float else t.__name__)
+                                for t in allowed)
+            out.append(f"{f.name} must be {names} (64-bit), got {value!r} ({type(value).__name__})")
         return out
 
     def problems(self) -> list[str]:
@@ -114,9 +118,9 @@ def _is_a(value: Any, allowed: tuple[type, ...]) -> bool:
     if isinstance(value, (bool, np_bool)):
         return bool in allowed
     if isinstance(value, numbers.Integral):
-        return int in allowed or float in allowed
+        return (int in allowed or float in allowed) and -2**63 < int(value) < 2**63
     if isinstance(value, numbers.Real):
-        return float in allowed
+        return float in allowed and math.isfinite(value)
     return any(isinstance(value, t) for t in allowed if t not in (bool, int, float))
 
 

@@ -69,14 +69,18 @@ class GraphOptions:
 
     def check(self, n_items: int) -> None:
         problems = []
-        if self.max_len < 1:
-            problems.append(f"max length must be >= 1, got {self.max_len}")
+        if not 1 <= self.max_len <= MAX_GRAPH_LEN:
+            problems.append(f"max length must be in 1..{MAX_GRAPH_LEN:,}, got {self.max_len}")
         if not 1 <= self.top_k <= n_items:
             problems.append(f"top-k must be in 1..{n_items} (the number of items), got {self.top_k}")
         if self.encoder_storage not in ("fp32", "fp16", "int8"):
             problems.append(f"encoder storage must be fp32, fp16 or int8, got {self.encoder_storage!r}")
         if problems:
             raise UsageError("; ".join(problems))
+
+
+#: the longest input an exported graph may take (a session keeps its most recent max_len items).
+MAX_GRAPH_LEN = 10_000
 
 
 class InferenceGraph(nn.Module):

@@ -86,6 +86,7 @@ def export_command(
     formats = list(FORMATS) if format == Format.all else [format.value]
     storage = bundle.manifest.get("freeze", {}).get("encoder_storage", "fp32")
     options = GraphOptions(max_len, top_k, Kernels(kernels.value), encoder_storage=storage)
+    options.check(model.items.n_items)  # before any session is built at that length
     checks = check_sessions(spec.data, data, model.items.n_items, max_len, sessions)
     # an export directory collects files: an existing one takes new files, same names need --overwrite
     with writing(out, "export", overwrite=True, inputs=[artifact]):

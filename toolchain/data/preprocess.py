@@ -23,6 +23,8 @@ validation split are applied; each pair keeps its own items.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass
 from typing import Sequence
 
@@ -57,6 +59,10 @@ class PrepareOptions:
             problems.append(f"test_days must be > 0, got {self.test_days}")
         if not 0.0 <= self.valid_fraction < 1.0:
             problems.append(f"valid_fraction must be in [0, 1), got {self.valid_fraction}")
+        if not 0 <= self.seed < 2**63:
+            problems.append(f"seed must be in 0..2**63-1, got {self.seed}")
+        if not math.isfinite(self.test_days):
+            problems.append(f"test_days must be finite, got {self.test_days}")
         if problems:
             raise ConfigError(problems)
 

@@ -18,6 +18,8 @@ tests and ``odtool eval`` check that.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -45,20 +47,25 @@ class SynthConfig:
 
     def __post_init__(self) -> None:
         problems = []
-        if self.n_items < 10:
-            problems.append(f"n_items must be >= 10, got {self.n_items}")
-        if self.n_sessions < 10:
-            problems.append(f"n_sessions must be >= 10, got {self.n_sessions}")
-        if self.zipf_exponent < 0:
-            problems.append(f"zipf_exponent must be >= 0, got {self.zipf_exponent}")
+        for name in ("zipf_exponent", "p_follow", "p_switch", "mean_length", "p_single_click", "days"):
+            if not math.isfinite(getattr(self, name)):
+                problems.append(f"{name} must be a finite number, got {getattr(self, name)}")
+        if not 0 <= self.seed < 2**63:
+            problems.append(f"seed must be in 0..2**63-1, got {self.seed}")
+        if not 10 <= self.n_items <= 10**8:
+            problems.append(f"n_items must be in 10..100,000,000, got {self.n_items}")
+        if not 10 <= self.n_sessions <= 10**8:
+            problems.append(f"n_sessions must be in 10..100,000,000, got {self.n_sessions}")
+        if not 0 <= self.zipf_exponent <= 10:
+            problems.append(f"zipf_exponent must be in [0, 10], got {self.zipf_exponent}")
         if not 1 <= self.successors <= 8:
             problems.append(f"successors must be in 1..8, got {self.successors}")
         for name in ("p_follow", "p_switch", "p_single_click"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 problems.append(f"{name} must be in [0, 1], got {v}")
-        if self.mean_length < 2:
-            problems.append(f"mean_length must be >= 2, got {self.mean_length}")
+        if not 2 <= self.mean_length <= 10_000:
+            problems.append(f"mean_length must be in 2..10,000, got {self.mean_length}")
         if self.n_interests < 0 or self.n_interests > self.n_items:
             problems.append(f"n_interests must be in 0..n_items, got {self.n_interests}")
         if problems:

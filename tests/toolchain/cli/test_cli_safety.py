@@ -152,7 +152,7 @@ def test_a_failed_student_leaves_nothing_that_blocks_a_retry(tiny, tmp_path):
     bad = tmp_path / "bad"
     r = invoke("train", "teacher", "--data", tiny["data"], "--out", bad, "--preset", "tiny",
                "--set", "model.dim=abc")
-    refused(r, "dim must be int, got 'abc'")
+    refused(r, "dim must be int (64-bit), got 'abc'")
     assert not bad.exists()
 
 
