@@ -124,3 +124,39 @@ def test_export_of_a_tampered_artifact_leaves_no_export(artifacts, data):
         assert "Traceback" not in r.output
         if r.exit_code != 0:
             assert not any(p.suffix == ".onnx" for p in out.glob("*")), r.output
+
+
+@pytest.fixture(scope="module")
+def exports(artifacts, tmp_path_factory):
+    out = tmp_path_factory.mktemp("fuzz-exports")
+    r = CliRunner().invoke(app, ["export", str(artifacts["deployable"]), "--format", "all", "--out", str(out),
+                                 "--sessions", "2"])
+    assert r.exit_code == 0, r.output
+    return {p.suffix: p for p in out.iterdir() if p.suffix in (".pte", ".ptl", ".onnx")}
+
+
+@given(data=st.data(), suffix=st.sampled_from([".pte", ".ptl", ".onnx"]))
+def test_tampered_exports_are_refused_before_they_run(exports, data, suffix):
+    from export.exporter import get_exporter
+
+    fmt = {".pte": "executorch", ".ptl": "torchscript", ".onnx": "onnx"}[suffix]
+    with tempfile.TemporaryDirectory() as tmp:
+        src = exports[suffix]
+        path = Path(tmp) / src.name
+        shutil.copy(src, path)
+        shutil.copy(src.with_name(src.name + ".report.json"), Path(tmp) / (src.name + ".report.json"))
+        blob = bytearray(path.read_bytes())
+        how = data.draw(st.sampled_from(["flip", "truncate", "append", "report"]))
+        if how == "flip":
+            at = data.draw(st.integers(0, len(blob) - 1))
+            blob[at] ^= 1 << data.draw(st.integers(0, 7))
+        elif how == "truncate":
+            blob = blob[: data.draw(st.integers(0, len(blob) - 1))]
+        elif how == "append":
+            blob += data.draw(st.binary(min_size=1, max_size=16))
+        else:
+            report = Path(tmp) / (src.name + ".report.json")
+            report.write_bytes(data.draw(st.sampled_from([b"", b"{", b"[]", b'{"sha256": 3}', b'{"sha256": "00"}'])))
+        path.write_bytes(bytes(blob))
+        with pytest.raises(OdtoolError):
+            get_exporter(fmt).load(path)

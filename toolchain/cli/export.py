@@ -11,6 +11,7 @@ from rich.table import Table
 
 from toolchain.artifact.budget import human
 from toolchain.cli.common import print_json, stdout
+from toolchain.errors import UsageError
 
 
 class Format(str, Enum):
@@ -87,10 +88,14 @@ def export_command(
     storage = bundle.manifest.get("freeze", {}).get("encoder_storage", "fp32")
     options = GraphOptions(max_len, top_k, Kernels(kernels.value), encoder_storage=storage)
     options.check(model.items.n_items)  # before any session is built at that length
+    stem = name or artifact.resolve().name
+    if not stem or stem.startswith(".") or any(c in stem for c in "/\\\0") or len(stem) > 200:
+        raise UsageError(f"--name {stem!r} is not a plain file name stem",
+                         hint="use letters, digits, '-' and '_', e.g. --name student")
     checks = check_sessions(spec.data, data, model.items.n_items, max_len, sessions)
     # an export directory collects files: an existing one takes new files, same names need --overwrite
     with writing(out, "export", overwrite=True, inputs=[artifact]):
-        results = export_model(model, name or artifact.resolve().name, formats, out, options, checks,
+        results = export_model(model, stem, formats, out, options, checks,
                                model_info={"artifact": str(artifact), "kind": spec.kind,
                                            "manifest_sha256": sha256_file(artifact / "manifest.json"),
                                            "artifact_bytes": bundle.manifest.get("total_bytes")},
