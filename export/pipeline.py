@@ -27,10 +27,11 @@ from toolchain import __version__
 from toolchain.atomic import atomic_write_json
 from toolchain.checksum import sha256_file
 from toolchain.errors import ExportError
+from toolchain.formats import Format
 from toolchain.models.base import SessionRecommender
 from toolchain.progress import info
 
-FORMATS = ("executorch", "torchscript", "onnx")
+FORMATS = tuple(f.value for f in Format)  # in export order
 
 
 @dataclass

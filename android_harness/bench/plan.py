@@ -11,10 +11,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from toolchain.errors import UsageError
+from toolchain.formats import Format
 from toolchain.models.scale_presets import KINDS, SCALES
 
-FORMATS = ("executorch", "onnx", "torchscript")
-SUFFIX = {"executorch": ".pte", "onnx": ".onnx", "torchscript": ".ptl"}
+FORMATS = tuple(f.value for f in Format)
 
 
 @dataclass(frozen=True)

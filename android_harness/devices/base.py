@@ -15,7 +15,6 @@ import os
 import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,22 +22,16 @@ from android_harness.device_profile import Profile
 from android_harness.kernel_libs import needs_odtool_kernels
 from android_harness.results import RunResult, load_result
 from toolchain.errors import DeviceError, UsageError
+from toolchain.formats import Format
 
 
-class ArtifactFormat(str, Enum):
-    executorch = "executorch"
-    onnx = "onnx"
-    torchscript = "torchscript"
+#: the formats a device runs: the one definition (toolchain.formats), under the name devices use
+ArtifactFormat = Format
 
 
-SUFFIXES = {".pte": ArtifactFormat.executorch, ".onnx": ArtifactFormat.onnx, ".ptl": ArtifactFormat.torchscript}
-
-
-def artifact_format(path: str | Path) -> ArtifactFormat:
-    suffix = Path(path).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UsageError(f"{path}: unknown artifact type '{suffix}'; valid: {', '.join(sorted(SUFFIXES))}")
-    return SUFFIXES[suffix]
+def artifact_format(path: str | Path) -> Format:
+    """The format of an export file, from its suffix."""
+    return Format.of_path(path)
 
 
 @dataclass(frozen=True)

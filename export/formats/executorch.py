@@ -19,6 +19,7 @@ from export.exporter import EXPORTERS, Exporter, LoadedModel, length_dim
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_write_bytes
 from toolchain.errors import ExportError
+from toolchain.formats import Format
 from toolchain.native_stderr import captured_native_stderr
 
 from export.kernels import OP_MARKER as ODTOOL_OP_MARKER
@@ -57,10 +58,10 @@ def _runtime_log(text: str) -> str:
     return ("\n  runtime log:\n    " + "\n    ".join(lines)) if lines else ""
 
 
-@EXPORTERS.register("executorch")
+@EXPORTERS.register(Format.executorch.value)
 class ExecuTorchExporter(Exporter):
-    name = "executorch"
-    suffix = ".pte"
+    name = Format.executorch.value
+    suffix = Format.executorch.suffix
     supports_odtool_kernels = True
 
     def export(self, graph: InferenceGraph, out: Path) -> bool:

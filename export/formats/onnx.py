@@ -14,6 +14,7 @@ from export.exporter import EXPORTERS, Exporter, LoadedModel
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_write_bytes
 from toolchain.errors import ExportError
+from toolchain.formats import Format
 
 OPSET = 18
 
@@ -38,10 +39,10 @@ class _OrtModel(LoadedModel):
         return values, indices
 
 
-@EXPORTERS.register("onnx")
+@EXPORTERS.register(Format.onnx.value)
 class OnnxExporter(Exporter):
-    name = "onnx"
-    suffix = ".onnx"
+    name = Format.onnx.value
+    suffix = Format.onnx.suffix
 
     def export(self, graph: InferenceGraph, out: Path) -> bool:
         import onnx

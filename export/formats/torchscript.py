@@ -23,6 +23,7 @@ from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_named_path
 from toolchain.errors import ExportError
 from toolchain.progress import info
+from toolchain.formats import Format
 
 
 class _LiteModel(LoadedModel):
@@ -53,10 +54,10 @@ def try_optimize_for_mobile(module: torch.jit.ScriptModule) -> tuple[torch.jit.S
         return module, f"optimize_for_mobile failed ({type(e).__name__}: {str(e)[:200]})"
 
 
-@EXPORTERS.register("torchscript")
+@EXPORTERS.register(Format.torchscript.value)
 class TorchScriptExporter(Exporter):
-    name = "torchscript"
-    suffix = ".ptl"
+    name = Format.torchscript.value
+    suffix = Format.torchscript.suffix
     last_warning: str | None = None
 
     def export(self, graph: InferenceGraph, out: Path) -> bool:

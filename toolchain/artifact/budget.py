@@ -28,6 +28,7 @@ from pathlib import Path
 
 from toolchain.artifact.parts import file_size, largest_parts
 from toolchain.errors import ConfigError, UsageError
+from toolchain.formats import SUFFIXES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,7 +85,7 @@ def load_budgets(pyproject: Path) -> list[tuple[str, int]]:
     return out
 
 
-EXPORT_SUFFIXES = (".pte", ".ptl", ".onnx")
+EXPORT_SUFFIXES = SUFFIXES
 
 
 @dataclass

@@ -11,18 +11,14 @@ from typing import List, Optional
 
 import typer
 
+from android_harness.devices import DEVICES
 from toolchain.cli.common import stdout
+from toolchain.formats import Format
+from toolchain.models.scale_presets import SCALES
 
-
-class DeviceChoice(str, Enum):
-    host = "host"
-    emulator = "emulator"
-    adb = "adb"
-
-
-class PresetChoice(str, Enum):
-    tmall = "tmall"
-    retailrocket = "retailrocket"
+# the choices come from the registries, never copied
+DeviceChoice = Enum("DeviceChoice", {n: n for n in DEVICES.names()}, type=str)
+PresetChoice = Enum("PresetChoice", {n: n for n in SCALES}, type=str)
 
 
 def _csv(text: str) -> list[str]:
@@ -30,7 +26,7 @@ def _csv(text: str) -> list[str]:
 
 
 def bench_command(
-    device: DeviceChoice = typer.Option(DeviceChoice.host, "--device", help="host, emulator (Pixel 2 under QEMU) "
+    device: DeviceChoice = typer.Option("host", "--device", help="host, emulator (Pixel 2 under QEMU) "
                                         "or adb (a real phone / Android emulator)."),
     profile: str = typer.Option("pixel2", help="Device profile for the emulator (a name or a JSON file)."),
     preset: Optional[List[PresetChoice]] = typer.Option(None, "--preset", help="Paper scale to build every model "
@@ -39,7 +35,8 @@ def bench_command(
     artifacts: Optional[List[Path]] = typer.Option(None, "--artifacts", help="Directory of frozen artifacts named "
                                                    "by model (DIR/student, DIR/teacher, ...), repeatable."),
     models: str = typer.Option("student,odrec,teacher,gru4rec,narm,stamp,srgnn", help="Comma-separated models."),
-    formats: str = typer.Option("executorch", help="Comma-separated formats: executorch, onnx, torchscript."),
+    formats: str = typer.Option("executorch", help="Comma-separated formats: "
+                                + ", ".join(f.value for f in Format) + "."),
     sessions: int = typer.Option(100, help="Sessions per timed pass."),
     threads: int = typer.Option(1, help="Runtime threads (1 matches the paper's single-session setting)."),
     warmup: int = typer.Option(3, help="Untimed inferences first."),
@@ -73,7 +70,6 @@ def bench_command(
     from android_harness.bench.plan import BenchPlan, Row
     from android_harness.bench.report import write_report
     from android_harness.bench.run import run_plan
-    from android_harness.devices import DEVICES
     from toolchain.atomic import atomic_dir
     from toolchain.outputs import mark, writing
 

@@ -12,13 +12,11 @@ from rich.table import Table
 from toolchain.artifact.budget import human
 from toolchain.cli.common import print_json, stdout
 from toolchain.errors import UsageError
+from toolchain.formats import Format
 
 
-class Format(str, Enum):
-    executorch = "executorch"
-    torchscript = "torchscript"
-    onnx = "onnx"
-    all = "all"
+#: --format's choices: every format (from the one definition) and "all"
+FormatChoice = Enum("FormatChoice", {**{f.value: f.value for f in Format}, "all": "all"}, type=str)
 
 
 class KernelChoice(str, Enum):
@@ -45,7 +43,8 @@ def check_sessions(spec_data: dict, data: Optional[Path], n_items: int, max_len:
 
 def export_command(
     artifact: Path = typer.Argument(..., help="A frozen artifact directory (odtool freeze ... --out DIR)."),
-    format: Format = typer.Option(Format.executorch, "--format", "-f", help="executorch, torchscript, onnx or all."),
+    format: FormatChoice = typer.Option(Format.executorch.value, "--format", "-f",
+                                       help=f"{', '.join(f.value for f in Format)} or all."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: ARTIFACT/export)."),
     name: Optional[str] = typer.Option(None, help="File name stem (default: the artifact's directory name)."),
     max_len: int = typer.Option(50, help="Session length of the graph's input (longer sessions keep their "
@@ -76,7 +75,7 @@ def export_command(
       odtool export artifacts/teacher --format onnx --top-k 10
     """
     from export.graphs.base import GraphOptions, Kernels
-    from export.pipeline import FORMATS, export_model
+    from export.pipeline import export_model
     from toolchain.artifact.load import load_artifact
 
     from toolchain.checksum import sha256_file
@@ -84,7 +83,7 @@ def export_command(
 
     bundle, spec, model = load_artifact(artifact)
     out = out or artifact / "export"
-    formats = list(FORMATS) if format == Format.all else [format.value]
+    formats = [f.value for f in Format] if format.value == "all" else [format.value]
     storage = bundle.manifest.get("freeze", {}).get("encoder_storage", "fp32")
     options = GraphOptions(max_len, top_k, Kernels(kernels.value), encoder_storage=storage)
     options.check(model.items.n_items)  # before any session is built at that length
