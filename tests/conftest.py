@@ -23,7 +23,7 @@ def trained_tiny(tmp_path_factory: pytest.TempPathFactory):
     """A tiny synthetic dataset with a trained tiny teacher, a student of the paper's recipe
     ("student") and a deployable one ("deployable"), shared by the freeze, export and bench
     tests. Returns {"data", "teacher", "student", "deployable"} paths."""
-    from toolchain.cli.train import train_run
+    from toolchain.training.lifecycle import train_run
     from toolchain.training.build import Deploy
     from toolchain.data.pipeline import synth_dataset
     from toolchain.data.synth import SynthConfig

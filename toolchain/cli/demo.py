@@ -14,7 +14,8 @@ from pathlib import Path
 
 from toolchain.cli.common import kv_table, stdout
 from toolchain.cli.evaluate import metrics_table, size_table
-from toolchain.cli.train import train_run
+from toolchain.cli.train import print_summary
+from toolchain.training.lifecycle import train_run
 from toolchain.training.build import Deploy
 from toolchain.data.pipeline import synth_dataset
 from toolchain.data.stats import TABLE2_COLUMNS, table2_row
@@ -53,13 +54,13 @@ def _run_demo(out: Path) -> None:
 
     stdout.rule("2. train the teacher (SASRec + soft-attention readout, full item table)")
     teacher = out / "runs" / "teacher"
-    train_run("teacher", teacher, data=data, flags=TEACHER, overwrite=True)
+    print_summary("teacher", teacher, train_run("teacher", teacher, data=data, flags=TEACHER, overwrite=True))
 
     stdout.rule(f"3. train the student: 1/{RATIO:g} of the teacher's bytes (k-means codes, the teacher's encoder, "
                 "fine-tuned on the deployed table)")
     student = out / "runs" / "student"
-    train_run("student", student, data=data, flags=STUDENT, teacher=teacher, overwrite=True,
-              deploy=Deploy(ratio=RATIO))
+    print_summary("student", student, train_run("student", student, data=data, flags=STUDENT, teacher=teacher,
+                                                overwrite=True, deploy=Deploy(ratio=RATIO)))
 
     stdout.rule("4. evaluate on the test split")
     rows = {"popularity": evaluate(PopularityRecommender.fit(ds), ds.test)}

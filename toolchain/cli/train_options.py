@@ -73,4 +73,3 @@ FLAG_KEYS = {  # parameter name -> (section, key)
                                       "rank", "n", "d")},
 }
 RENAMED = {"distill": "enabled"}  # --distill/--no-distill sets distill.enabled
-RUNTIME = {"threads", "device"}  # may change when resuming

@@ -18,7 +18,7 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def tiny_teacher(tiny_data, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from toolchain.cli.train import train_run
+    from toolchain.training.lifecycle import train_run
 
     _, data = tiny_data
     out = tmp_path_factory.mktemp("runs") / "teacher"

@@ -8,7 +8,7 @@ import pytest
 import safetensors.torch
 import torch
 
-from toolchain.cli.train import train_run
+from toolchain.training.lifecycle import train_run
 from toolchain.training.build import Deploy
 
 PAPER = Deploy("paper")
