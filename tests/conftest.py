@@ -39,3 +39,30 @@ def trained_tiny(tmp_path_factory: pytest.TempPathFactory):
               flags={"train": {"epochs": 2}})
     return {"data": data, "teacher": root / "teacher", "student": root / "student",
             "deployable": root / "deployable"}
+
+
+#: the tiny SASRec that the inference-contract tests export: |V|, max_len, top-k
+CONTRACT_MODEL = (60, 8, 5)
+
+
+@pytest.fixture(scope="session")
+def tiny_exports(tmp_path_factory: pytest.TempPathFactory):
+    """A tiny SASRec in every format (.pte / .onnx dynamic in L, .ptl static) with its eager graph,
+    shared by the export and runner contract tests. {"graph", "paths", "dynamic"}; read-only."""
+    from pathlib import Path
+
+    import toolchain.models  # noqa: F401 - registers the models
+    from export.graphs.base import GraphOptions, build_graph
+    from export.parity import random_sessions
+    from export.pipeline import FORMATS, export_model
+    from toolchain.models.base import MODELS
+
+    n_items, max_len, top_k = CONTRACT_MODEL
+    d = tmp_path_factory.mktemp("contract")
+    torch.manual_seed(0)
+    cls = MODELS.get("sasrec")
+    model = cls(n_items, cls.config_class.tiny()).eval()
+    options = GraphOptions(max_len, top_k)
+    results = export_model(model, "m", FORMATS, d, options, random_sessions(n_items, max_len, 4))
+    return {"graph": build_graph(model, options), "paths": {r.format: Path(r.path) for r in results},
+            "dynamic": {r.format: r.graph["dynamic_length"] for r in results}}

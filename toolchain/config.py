@@ -8,8 +8,12 @@ them all and raises one :class:`ConfigError`. ``to_dict`` adds ``kind`` and ``ve
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
+import numbers
+import types
+import typing
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -95,11 +99,9 @@ class Config:
 _SCALARS = (bool, int, float, str)
 
 
+@functools.lru_cache(maxsize=None)
 def _scalar_hints(cls: type) -> dict[str, tuple[type, ...]]:
     """field -> accepted types, for fields annotated with scalars (or Optional scalars)."""
-    import types
-    import typing
-
     try:
         hints = typing.get_type_hints(cls)
     except Exception:  # an annotation that cannot be resolved: no type checks for this class
@@ -113,8 +115,6 @@ def _scalar_hints(cls: type) -> dict[str, tuple[type, ...]]:
 
 
 def _is_a(value: Any, allowed: tuple[type, ...]) -> bool:
-    import numbers
-
     if isinstance(value, (bool, np_bool)):
         return bool in allowed
     if isinstance(value, numbers.Integral):

@@ -12,21 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-import toolchain.models  # noqa: F401 - registers the models
 from android_harness.devices import DEVICES
 from android_harness.devices.host import SCRIPTS
 from android_harness.devices.base import ArtifactFormat
 from android_harness.inputs import Sessions, write_sessions
-from export.exporter import get_exporter
-from export.graphs.base import GraphOptions, build_graph
-from export.parity import random_sessions
-from export.pipeline import FORMATS, export_model
+from export.pipeline import FORMATS
 from toolchain.errors import ArtifactError, DeviceError
 from toolchain.models.base import MODELS
 
 pytestmark = pytest.mark.slow
 
-N_ITEMS, MAX_LEN, TOP_K = 60, 8, 5
+N_ITEMS, MAX_LEN, TOP_K = 60, 8, 5  # tests/conftest.py CONTRACT_MODEL: the shared tiny_exports
 FMT = {"executorch": ArtifactFormat.executorch, "onnx": ArtifactFormat.onnx, "torchscript": ArtifactFormat.torchscript}
 
 
@@ -38,16 +34,8 @@ def host(runner_cache):
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    d = tmp_path_factory.mktemp("runner-contract")
-    torch.manual_seed(1)
-    cls = MODELS.get("sasrec")
-    model = cls(N_ITEMS, cls.config_class.tiny()).eval()
-    options = GraphOptions(MAX_LEN, TOP_K)
-    results = export_model(model, "m", FORMATS, d, options, random_sessions(N_ITEMS, MAX_LEN, 4))
-    return {"graph": build_graph(model, options), "dir": d,
-            "paths": {r.format: Path(r.path) for r in results},
-            "dynamic": {r.format: r.graph["dynamic_length"] for r in results}}
+def exported(tiny_exports):
+    return tiny_exports
 
 
 def raw_sessions(path: Path, items: np.ndarray, lengths: list[int]) -> Path:

@@ -8,32 +8,21 @@ import numpy as np
 import pytest
 import torch
 
-import toolchain.models  # noqa: F401 - registers the models
 from android_harness import session_contract as rules
 from export.contract import InputContract, contract_of, session_tensors
 from export.exporter import get_exporter
-from export.graphs.base import GraphOptions, build_graph
-from export.parity import check_parity, random_sessions
-from export.pipeline import FORMATS, export_model
+from export.parity import check_parity
+from export.pipeline import FORMATS
 from toolchain.errors import ArtifactError, UsageError
-from toolchain.models.base import MODELS
 
-N_ITEMS, MAX_LEN, TOP_K = 60, 8, 5
+N_ITEMS, MAX_LEN, TOP_K = 60, 8, 5  # tests/conftest.py CONTRACT_MODEL: the shared tiny_exports
 
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    """A tiny SASRec in every format (.pte / .onnx dynamic in L, .ptl static), its eager graph, loaders."""
-    d = tmp_path_factory.mktemp("contract")
-    torch.manual_seed(0)
-    cls = MODELS.get("sasrec")
-    model = cls(N_ITEMS, cls.config_class.tiny()).eval()
-    options = GraphOptions(MAX_LEN, TOP_K)
-    results = export_model(model, "m", FORMATS, d, options, random_sessions(N_ITEMS, MAX_LEN, 4))
-    paths = {r.format: d / f"m{get_exporter(r.format).suffix}" for r in results}
-    loaded = {fmt: get_exporter(fmt).load(p) for fmt, p in paths.items()}
-    return {"graph": build_graph(model, options), "paths": paths, "loaded": loaded,
-            "dynamic": {r.format: r.graph["dynamic_length"] for r in results}}
+def exported(tiny_exports):
+    """The shared tiny exports (tests/conftest.py), each loaded behind its contract."""
+    loaded = {fmt: get_exporter(fmt).load(p) for fmt, p in tiny_exports["paths"].items()}
+    return {**tiny_exports, "loaded": loaded}
 
 
 def padded(seq: list[int], length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:

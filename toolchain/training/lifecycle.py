@@ -72,11 +72,11 @@ def _train_locked(kind, run, data, flags, preset, config, teacher, target_ratio,
     abandoned = run.config.is_file() and not run.latest_checkpoint_exists() and not run.model.is_file()
     try:
         existing = claim(run.root, "run", overwrite=overwrite or abandoned, inputs=[data, teacher, config])
-    except UsageError as e:
+    except UsageError:
         if run.config.is_file() and not overwrite:
             raise UsageError(f"{run.root} already holds a run",
                              hint="--resume continues it, --overwrite starts it again") from None
-        raise e
+        raise
     if data is None and teacher is not None:  # a student trains on its teacher's dataset
         data = RunDir(teacher).read_config().get("data", {}).get("path")
     ds = load_dataset(data)

@@ -164,13 +164,7 @@ def test_version1_dataset_loads_with_the_same_examples_and_batches(tmp_path):
 def test_version1_offsets_that_do_not_delimit_items_are_rejected(tmp_path):
     ds = prepare(synthesize(SynthConfig(n_items=60, n_sessions=300, seed=1)), PrepareOptions())
     _write_version1(ds, tmp_path / "v1")
-    path = tmp_path / "v1" / "arrays.npz"
-    arrays = load_npz(path)
-    arrays["test_offsets"] = arrays["test_offsets"][:-1]
-    save_npz(path, arrays)
-    m = json.loads((tmp_path / "v1" / "manifest.json").read_text())
-    m["arrays_sha256"] = sha256_file(path)
-    (tmp_path / "v1" / "manifest.json").write_text(json.dumps(m))
+    _rewrite_arrays(tmp_path / "v1", "test_offsets", lambda a: a[:-1])
     with pytest.raises(DataFormatError, match="test_offsets"):
         SessionDataset.load(tmp_path / "v1")
 
@@ -205,12 +199,17 @@ def test_validate_rejects_starts_and_ends_of_the_wrong_length(small):
 
 def test_out_of_range_end_on_disk_is_rejected_on_load(tmp_path, small):
     small.save(tmp_path / "d")
-    path = tmp_path / "d" / "arrays.npz"
-    arrays = load_npz(path)
-    arrays["train_ends"] = arrays["train_ends"] + 1000
-    save_npz(path, arrays)
-    m = json.loads((tmp_path / "d" / "manifest.json").read_text())
-    m["arrays_sha256"] = sha256_file(path)
-    (tmp_path / "d" / "manifest.json").write_text(json.dumps(m))
+    _rewrite_arrays(tmp_path / "d", "train_ends", lambda a: a + 1000)
     with pytest.raises(DataFormatError, match="train_ends"):
         SessionDataset.load(tmp_path / "d")
+
+
+def _rewrite_arrays(directory, name, change) -> None:
+    """Replace one array of a saved dataset and re-record the checksum, as a bad writer would."""
+    path = directory / "arrays.npz"
+    arrays = load_npz(path)
+    arrays[name] = change(arrays[name])
+    save_npz(path, arrays)
+    m = json.loads((directory / "manifest.json").read_text())
+    m["arrays_sha256"] = sha256_file(path)
+    (directory / "manifest.json").write_text(json.dumps(m))
