@@ -34,6 +34,17 @@
 // row sits in two registers, vpermt2ps looks up 16 items at once) or AVX2 gathers when the
 // CPU has them, else a scalar loop -- and a block is only scanned item by item when its
 // maximum beats the current k-th best, which after the first blocks is rare.
+//
+// With AVX-512 VBMI (uint8 codes, K <= 256, M <= 257) the scan is a filter, then an exact
+// re-score (the idea of FAISS's fast-scan, made exact). Each table row is quantized to bytes
+// with one step delta shared by all rows, q[m, j] = round((t[m, j] - min_m) / delta), so a row
+// of 256 bytes is four registers and two vpermi2b + one blend look up 64 items at once;
+// 16-bit sums A_v = sum_m q[m, c_v^m] cost no gathers. Since t = min + delta * (q + e) with
+// |e| <= 1/2, an item whose A_v is below the k-th best A by more than S = M + 2 (+ a float
+// rounding margin) scores strictly below k other items, so it cannot be in the top-k and is
+// skipped; every other item (a few per session) is scored in fp32 exactly as the scalar loop
+// scores it and offered in index order. The result -- values, indices, tie order -- is
+// bit for bit the exact scan's (tested against it).
 #include <executorch/runtime/kernel/kernel_includes.h>
 #include <executorch/runtime/kernel/operator_registry.h>
 
@@ -156,16 +167,19 @@ __attribute__((target("avx2"))) void block_avx2(const float* t, int64_t M, int64
   }
 }
 
-enum Impl { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+enum Impl { kScalar = 0, kAvx2 = 1, kAvx512 = 2, kVbmi = 3 };
 
 Impl cpu_impl() {
   static const int detected = [] {
     __builtin_cpu_init();
-    return (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")) ? kAvx512
-           : __builtin_cpu_supports("avx2")                                          ? kAvx2
-                                                                                     : kScalar;
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+    return avx512 && __builtin_cpu_supports("avx512vbmi") ? kVbmi
+           : avx512                                        ? kAvx512
+           : __builtin_cpu_supports("avx2")                ? kAvx2
+                                                           : kScalar;
   }();
-  // ODTOOL_KERNEL_IMPL=0|1|2 caps the path (scalar, AVX2, AVX-512): tests cover each one.
+  // ODTOOL_KERNEL_IMPL=0|1|2|3 caps the path (scalar, AVX2, AVX-512, AVX-512 VBMI filter):
+  // tests cover each one.
   const char* cap = std::getenv("ODTOOL_KERNEL_IMPL");
   return static_cast<Impl>(cap ? std::min(detected, std::atoi(cap)) : detected);
 }
@@ -184,13 +198,138 @@ void lookup_table(const float* theta, const float* books, int64_t rows, int64_t 
   }
 }
 
+// The exact score of one item, summed in the scalar loop's order (so bit for bit its value).
+inline float exact_score(const float* t, int64_t M, int64_t K, const uint8_t* codes, int64_t R, int64_t v) {
+  float s = t[codes[v]];
+  for (int64_t m = 1; m < M; ++m) s += t[m * K + codes[m * R + v]];
+  return s;
+}
+
+// The k best approximate sums seen so far (only their minimum matters: the filter's threshold).
+struct TopSums {
+  std::vector<uint16_t> v;
+  size_t k, min_pos = 0;
+  explicit TopSums(size_t k_) : k(k_) { v.reserve(k_); }
+  int threshold() const { return v.size() < k ? -1 : v[min_pos]; }
+  void offer(uint16_t a) {
+    if (v.size() < k) {
+      v.push_back(a);
+      if (v.size() == k) min_pos = std::min_element(v.begin(), v.end()) - v.begin();
+    } else if (a > v[min_pos]) {
+      v[min_pos] = a;
+      min_pos = std::min_element(v.begin(), v.end()) - v.begin();
+    }
+  }
+};
+
+#if defined(__x86_64__)
+// The filter-then-exact scan (see the top of this file); false, having done nothing, when the
+// table cannot be quantized.
+__attribute__((target("avx512f,avx512bw,avx512vbmi,fma"))) bool scan_filtered(const float* t, int64_t M, int64_t K,
+                                                                          const uint8_t* codes, int64_t R,
+                                                                          TopK& top) {
+  // The byte table q [M, 256] (rows padded with zeros), 16 entries per step.
+  std::vector<float> lo(static_cast<size_t>(M));
+  __m512 range16 = _mm512_setzero_ps(), big16 = _mm512_setzero_ps();
+  __mmask16 bad = 0;
+  const __m512 huge = _mm512_set1_ps(3.4e38f);
+  for (int64_t m = 0; m < M; ++m) {
+    const float* row = t + m * K;
+    __m512 a = _mm512_set1_ps(row[0]), b = a;
+    for (int64_t j = 0; j < K; j += 16) {
+      const __mmask16 in = K - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (K - j)) - 1);
+      const __m512 x = _mm512_mask_loadu_ps(a, in, row + j);  // lanes past K repeat a: neutral
+      a = _mm512_min_ps(a, x);
+      b = _mm512_max_ps(b, x);
+      const __m512 ax = _mm512_abs_ps(x);
+      big16 = _mm512_max_ps(big16, ax);
+      bad |= _mm512_cmp_ps_mask(ax, huge, _CMP_NLE_UQ);  // inf or NaN
+    }
+    lo[m] = _mm512_reduce_min_ps(a);
+    range16 = _mm512_max_ps(range16, _mm512_sub_ps(_mm512_set1_ps(_mm512_reduce_max_ps(b)), _mm512_set1_ps(lo[m])));
+  }
+  const float range = _mm512_reduce_max_ps(range16), maxabs = _mm512_reduce_max_ps(big16);
+  if (bad || !(range > 0.0f) || !std::isfinite(range)) return false;
+  // Slack in steps: M / 2 on each side for the rounding of the entries, a strict margin of 2
+  // steps (it also covers computing q in fp32), and a bound on fp32's rounding of the exact
+  // M-term sums (relative 2^-24 per addition, on both sides, doubled).
+  const double delta = static_cast<double>(range) / 255.0;
+  const double fp = 2.0 * static_cast<double>(M) * static_cast<double>(M) * maxabs * 0x1p-23 / delta;
+  if (!(fp < 30000.0)) return false;
+  const int slack = static_cast<int>(M) + 2 + static_cast<int>(std::ceil(fp));
+  std::vector<uint8_t> table_q(static_cast<size_t>(M * 256), 0);
+  uint8_t* q = table_q.data();
+  const __m512 inv = _mm512_set1_ps(255.0f / range), half = _mm512_set1_ps(0.5f);
+  const __m512i top255 = _mm512_set1_epi32(255);
+  for (int64_t m = 0; m < M; ++m) {
+    const __m512 l = _mm512_set1_ps(lo[m]);
+    for (int64_t j = 0; j < K; j += 16) {
+      const __mmask16 in = K - j >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (K - j)) - 1);
+      const __m512 x = _mm512_maskz_loadu_ps(in, t + m * K + j);
+      const __m512i v = _mm512_min_epi32(_mm512_cvttps_epi32(_mm512_fmadd_ps(_mm512_sub_ps(x, l), inv, half)), top255);
+      _mm512_mask_cvtepi32_storeu_epi8(q + m * 256 + j, in, _mm512_max_epi32(v, _mm512_setzero_si512()));
+    }
+  }
+  TopSums sums(static_cast<size_t>(top.k));
+  constexpr int kChunks = 4;  // 4 x 64 items share each row's four registers
+  const __mmask64 all = ~static_cast<__mmask64>(0);
+  for (int64_t r0 = 0; r0 < R; r0 += 64 * kChunks) {
+    __mmask64 live[kChunks];
+    for (int c = 0; c < kChunks; ++c) {
+      const int64_t n = std::max<int64_t>(0, std::min<int64_t>(64, R - r0 - 64 * c));
+      live[c] = n == 64 ? all : ((static_cast<__mmask64>(1) << n) - 1);
+    }
+    __m512i acc[2 * kChunks];
+    for (int c = 0; c < 2 * kChunks; ++c) acc[c] = _mm512_setzero_si512();
+    for (int64_t m = 0; m < M; ++m) {
+      const uint8_t* row = q + m * 256;
+      const __m512i t0 = _mm512_loadu_si512(row), t1 = _mm512_loadu_si512(row + 64);
+      const __m512i t2 = _mm512_loadu_si512(row + 128), t3 = _mm512_loadu_si512(row + 192);
+      const uint8_t* cm = codes + m * R + r0;
+      for (int c = 0; c < kChunks; ++c) {
+        const __m512i idx = _mm512_maskz_loadu_epi8(live[c], cm + 64 * c);
+        const __m512i x = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), _mm512_permutex2var_epi8(t0, idx, t1),
+                                                 _mm512_permutex2var_epi8(t2, idx, t3));
+        acc[2 * c] = _mm512_add_epi16(acc[2 * c], _mm512_cvtepu8_epi16(_mm512_castsi512_si256(x)));
+        acc[2 * c + 1] = _mm512_add_epi16(acc[2 * c + 1], _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(x, 1)));
+      }
+    }
+    for (int c = 0; c < kChunks; ++c) {
+      if (!live[c]) break;
+      const int floor = std::max(0, sums.threshold() - slack);
+      const __m512i bar = _mm512_set1_epi16(static_cast<int16_t>(static_cast<uint16_t>(floor)));
+      __mmask64 pass = static_cast<__mmask64>(_mm512_cmpge_epu16_mask(acc[2 * c], bar)) |
+                       (static_cast<__mmask64>(_mm512_cmpge_epu16_mask(acc[2 * c + 1], bar)) << 32);
+      pass &= live[c];
+      const int64_t base = r0 + 64 * c;
+      if (base == 0) pass &= ~static_cast<__mmask64>(1);  // the padding item
+      if (!pass) continue;
+      alignas(64) uint16_t a[64];
+      _mm512_store_si512(a, acc[2 * c]);
+      _mm512_store_si512(a + 32, acc[2 * c + 1]);
+      while (pass) {
+        const int j = __builtin_ctzll(pass);
+        pass &= pass - 1;
+        if (static_cast<int>(a[j]) < sums.threshold() - slack) continue;  // the bar rose meanwhile
+        sums.offer(a[j]);
+        top.offer(exact_score(t, M, K, codes, R, base + j), base + j);
+      }
+    }
+  }
+  return true;
+}
+#endif
+
 template <typename C>
 void scan(const float* t, int64_t M, int64_t K, const C* codes, int64_t R, TopK& top) {
   alignas(64) float buf[kBlock];
 #if defined(__x86_64__)
   const Impl impl = std::is_same<C, uint8_t>::value ? cpu_impl() : kScalar;
+  if (impl >= kVbmi && K <= 256 && M <= 257 &&
+      scan_filtered(t, M, K, reinterpret_cast<const uint8_t*>(codes), R, top))
+    return;
   std::vector<float> t32;
-  if (impl == kAvx512 && K <= 32) {  // rows of exactly 32 floats for the two-register permute
+  if (impl >= kAvx512 && K <= 32) {  // rows of exactly 32 floats for the two-register permute
     t32.assign(static_cast<size_t>(M * 32), -INFINITY);
     for (int64_t m = 0; m < M; ++m) std::copy(t + m * K, t + m * K + K, t32.begin() + m * 32);
   }

@@ -38,7 +38,7 @@ CASES = [(1, 16, torch.uint8), (4, 32, torch.uint8), (3, 256, torch.uint8), (2, 
          (6, 300, torch.int16), (2, 70000, torch.int32)]
 
 
-@pytest.mark.parametrize("impl", ["0", "1", "2"])  # scalar, AVX2, AVX-512 (capped by the CPU)
+@pytest.mark.parametrize("impl", ["0", "1", "2", "3"])  # scalar, AVX2, AVX-512, VBMI filter (capped by the CPU)
 @pytest.mark.parametrize("m,k_codes,dtype", CASES)
 def test_kernel_matches_reference(tmp_path, monkeypatch, impl, m, k_codes, dtype):
     monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
@@ -85,7 +85,7 @@ class _Lut(nn.Module):
         return torch.ops.odtool.lut_topk(table, self.codes, self.k)
 
 
-@pytest.mark.parametrize("impl", ["0", "1"])
+@pytest.mark.parametrize("impl", ["0", "1", "2", "3"])
 @pytest.mark.parametrize("m,k_codes", [(11, 256), (3, 20)])
 def test_lut_topk_matches_reference(tmp_path, monkeypatch, impl, m, k_codes):
     monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
@@ -142,3 +142,44 @@ def test_widen_is_exact(tmp_path, monkeypatch, impl, dtype):
         ref = values.float() * scales
     (y,) = _run_pte(_Widen(values, scales), torch.zeros(3, 37), tmp_path)
     assert torch.equal(y, ref)
+
+
+def _hard_tables():
+    """(name, table [M, K], codes [M, R], k): the cases a filter-then-rescore scan could get wrong."""
+    g = torch.Generator().manual_seed(7)
+    few = torch.tensor([0.0, 0.25, 0.5, 1.0])
+    yield "many ties", few[torch.randint(0, 4, (11, 256), generator=g)], torch.randint(0, 256, (11, 1000), generator=g), 20
+    yield "offset far above the spread", 1e4 + 1e-3 * torch.randn(11, 256, generator=g), \
+        torch.randint(0, 256, (11, 1000), generator=g), 20
+    yield "one row carries all the spread", torch.cat([100 * torch.randn(1, 256, generator=g),
+                                                       1e-4 * torch.randn(10, 256, generator=g)]), \
+        torch.randint(0, 256, (11, 1000), generator=g), 20
+    yield "constant table", torch.full((3, 256), 2.0), torch.randint(0, 256, (3, 300), generator=g), 7
+    yield "an infinite entry", torch.randn(4, 256, generator=g).index_put_((torch.tensor([1]), torch.tensor([3])),
+                                                                           torch.tensor(float("-inf"))), \
+        torch.randint(0, 256, (4, 500), generator=g), 10
+    yield "K = 2, fewer than 64 items", torch.randn(5, 2, generator=g), torch.randint(0, 2, (5, 40), generator=g), 39
+    yield "K = 100, k = every item", torch.randn(2, 100, generator=g), torch.randint(0, 100, (2, 130), generator=g), 129
+    yield "deep codes (M = 40)", torch.randn(40, 256, generator=g), torch.randint(0, 256, (40, 3000), generator=g), 50
+    yield "sorted items: the bar rises on every block", torch.randn(1, 256, generator=g).sort().values, \
+        torch.arange(256).repeat(8).view(1, -1), 25
+
+
+@pytest.mark.parametrize("case", list(_hard_tables()), ids=lambda c: c[0])
+def test_filtered_scan_equals_the_exact_scan_bit_for_bit(tmp_path, monkeypatch, case):
+    """The VBMI filter (impl 3) must return exactly what the scalar scan (impl 0) returns:
+    the same indices in the same order and the same float values."""
+    _, table, codes, k = case
+    module = _Lut(codes.to(torch.uint8), k)
+    out = {}
+    for impl in ("0", "3"):
+        monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
+        out[impl] = _run_pte(module, table.float(), tmp_path)
+    (v0, i0), (v3, i3) = out["0"], out["3"]
+    assert i3.tolist() == i0.tolist()
+    assert torch.equal(v3, v0)
+    scores = ops.code_scores(table.float(), codes.to(torch.uint8))
+    ref_i = sorted(range(1, codes.shape[1]), key=lambda r: (-scores[r].item(), r))[:k]
+    finite = torch.isfinite(table).all()
+    if finite:  # the eager reference sums in another order: compare the ranking where it is exact
+        assert torch.allclose(v3, scores[ref_i], rtol=1e-5, atol=1e-5)
