@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from android_harness.session_contract import trim_recent
+from toolchain.session_contract import trim_recent
 from toolchain.atomic import atomic_write_bytes
 from toolchain.errors import DataFormatError, UsageError
 

@@ -13,7 +13,7 @@ model's L), optional input 1 ``length`` [1]; outputs (float scores, int indices)
 order, or one float [1, V] score vector whose top ``--topk`` is taken here, outside the
 timing. Timing: one first inference, ``--warmup`` untimed calls, ``--repeat`` timed passes.
 
-The inference contract (export/graphs/base.py; rules in the sibling ``session_contract.py``):
+The inference contract (export/graphs/base.py; rules in ``toolchain/session_contract.py``):
 before loading, the model file is checked against ``--sha256`` (else the sha256 in
 ``<model>.report.json`` beside it; with neither, a warning says it is unverified) and a
 mismatch exits 4. The model's max_len is the one the file declares (ONNX metadata, the
@@ -37,7 +37,25 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import session_contract as contract  # noqa: E402  (a sibling file, not the odtool package)
+
+
+def _load_contract():
+    """The contract's rules, ``toolchain/session_contract.py`` beside this package, loaded by
+    its path: that one file (standard library and numpy), not the odtool packages around it."""
+    import importlib.util
+
+    if "session_contract" in sys.modules:
+        return sys.modules["session_contract"]
+    here = os.path.dirname(os.path.abspath(__file__))
+    path = os.path.join(os.path.dirname(here), "toolchain", "session_contract.py")
+    spec = importlib.util.spec_from_file_location("session_contract", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["session_contract"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+contract = _load_contract()
 
 RUNNER_VERSION = "1"
 EXIT_USAGE, EXIT_INPUT, EXIT_LOAD, EXIT_EXEC, EXIT_WRITE = 2, 3, 4, 5, 6

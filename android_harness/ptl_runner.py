@@ -16,8 +16,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import numpy as np  # noqa: E402
 
-from onnx_runner import main  # noqa: E402  (a sibling file, not the odtool package)
-from session_contract import _ptl_contract  # noqa: E402
+from onnx_runner import contract, main  # noqa: E402  (a sibling file, not the odtool package)
+
+_ptl_contract = contract._ptl_contract
 
 
 class TorchLiteBackend:

@@ -1,9 +1,10 @@
 """odtool's side of the inference contract (written in :mod:`export.graphs.base`).
 
-The rules live in :mod:`android_harness.session_contract` (shared with the runners, which
-run without odtool); this module turns them into odtool errors and adds what a loader, the
+The rules live in :mod:`toolchain.session_contract` (shared with the runners, which run
+without odtool); this module turns them into odtool errors and adds what a loader, the
 parity check and a device need: the contract an export declares, input checking and the
-padding of static exports, and the verification of a file against its ``.report.json``.
+padding of static exports. The verification of a file against its ``.report.json``
+(:func:`verify_export`) is :mod:`toolchain.contract`'s, re-exported here.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from typing import Any
 
 import torch
 
-from android_harness import session_contract as rules
-from toolchain.errors import ArtifactError, ExportError, UsageError
-from toolchain.progress import stderr_console
+from toolchain import session_contract as rules
+from toolchain.contract import verify_export
+from toolchain.errors import ExportError, UsageError
+
+__all__ = ["InputContract", "contract_of", "session_tensors", "verify_export"]
 
 
 @dataclass(frozen=True)
@@ -57,25 +60,3 @@ def contract_of(path: Path, report: dict | None = None) -> InputContract:
         return InputContract(int(graph["max_len"]), bool(graph.get("dynamic_length", False)))
     raise ExportError(f"{path} declares no input contract (max length) and has no {Path(rules.report_path(path)).name}",
                       hint="re-export it with `odtool export`")
-
-
-def verify_export(path: str | Path, *, require_report: bool = False) -> dict | None:
-    """Check ``path`` against the sha256 in its ``.report.json``; return the report.
-
-    A mismatch raises ArtifactError naming the file and the fix. A file without a report
-    cannot be verified: a warning (or ArtifactError with ``require_report``); returns None."""
-    path = Path(path)
-    try:
-        report = rules.read_report(path)
-    except rules.ContractError as e:
-        raise ArtifactError(str(e)) from None
-    if report is None:
-        msg = f"{path} has no {path.name}{rules.REPORT_SUFFIX}, so its integrity cannot be verified"
-        if require_report:
-            raise ArtifactError(msg, hint="re-export it with `odtool export`, which writes the report")
-        stderr_console.print(f"[yellow]warning:[/] {msg}", highlight=False)  # not muted by --quiet
-        return None
-    problem = rules.file_problem(path, report["sha256"])
-    if problem:
-        raise ArtifactError(problem)
-    return report

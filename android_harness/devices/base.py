@@ -145,7 +145,7 @@ class Device(ABC):
                 raise UsageError(f"{p} does not exist")
         # The file must match its report before anything runs (ArtifactError otherwise; no report:
         # a warning). The runner checks it again where it runs, after the push.
-        from export.contract import verify_export
+        from toolchain.contract import verify_export
 
         report = verify_export(artifact)
         settings = RunSettings(self.default_threads if threads is None else threads, warmup, repeat, topk,

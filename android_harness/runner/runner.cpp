@@ -45,7 +45,7 @@
 // forward() call (input copy + execution), measured with steady_clock.
 //
 // Inference contract (export/graphs/base.py; the Python runners apply the same rules
-// from android_harness/session_contract.py):
+// from toolchain/session_contract.py):
 //   * before loading, the model file's sha256 is checked against --sha256, else against
 //     the "sha256" of <model>.report.json beside it; a mismatch exits 4; with neither,
 //     a warning on stderr says the file is unverified;
@@ -625,7 +625,7 @@ int main(int argc, char** argv) {
                     std::to_string(model_len) + ": items has L=" + std::to_string(sess.max_len) +
                     " positions, more than the model's max_len=" + std::to_string(model_len) +
                     ": keep the session's most recent " + std::to_string(model_len) +
-                    " items (android_harness.session_contract.trim_recent; the session writer does it)");
+                    " items (toolchain.session_contract.trim_recent; the session writer does it)");
   }
   const bool trim = opt.input_len == "trim" && dynamic;  // a static program is always padded
   ScalarType len_type = ScalarType::Long;

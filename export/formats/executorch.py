@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from android_harness.session_contract import PTE_DYNAMIC, PTE_MAX_LEN
+from toolchain.session_contract import PTE_DYNAMIC, PTE_MAX_LEN
 from export.exporter import EXPORTERS, Exporter, LoadedModel, length_dim
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_write_bytes

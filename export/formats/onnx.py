@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from android_harness.session_contract import ONNX_DYNAMIC, ONNX_MAX_LEN
+from toolchain.session_contract import ONNX_DYNAMIC, ONNX_MAX_LEN
 from export.exporter import EXPORTERS, Exporter, LoadedModel
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_write_bytes

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from android_harness.session_contract import PTL_EXTRA
+from toolchain.session_contract import PTL_EXTRA
 from export.exporter import EXPORTERS, Exporter, LoadedModel
 from export.graphs.base import InferenceGraph
 from toolchain.atomic import atomic_named_path

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from android_harness import session_contract as rules
+from toolchain import session_contract as rules
 from export.contract import InputContract, contract_of, session_tensors
 from export.exporter import get_exporter
 from export.parity import check_parity

@@ -1,10 +1,11 @@
 """The inference contract's rules, in one place every runner and loader imports.
 
 The contract itself is written in :mod:`export.graphs.base`. This module holds the checks,
-with only the standard library and numpy: the Python runners import it as a sibling file
-inside the emulator's Python (no torch, no odtool), and odtool's loaders, the parity check,
-the session-file writer and the devices import it as ``android_harness.session_contract``.
-The native runner (``runner/runner.cpp``) implements the same rules and messages.
+with only the standard library and numpy: the Python runners (``android_harness/onnx_runner.py``)
+load this one file by its path inside the emulator's Python (no torch, no odtool), and
+odtool's loaders, the exporters, the parity check, the session-file writer, the devices and
+the size gate import it as ``toolchain.session_contract``. The native runner
+(``android_harness/runner/runner.cpp``) implements the same rules and messages.
 
 * :func:`trim_recent` - a session longer than max_len keeps its most recent max_len items;
 * :func:`input_problem` - what is wrong with one (L, length) for a model of max_len;
@@ -44,7 +45,7 @@ def input_problem(seq_len, length, max_len, dynamic=True):
         return "items has no positions (L=0): a session needs at least one item"
     if seq_len > max_len:
         return ("items has L=%d positions, more than the model's max_len=%d: keep the session's most recent "
-                "%d items (android_harness.session_contract.trim_recent; the session writer does it)"
+                "%d items (toolchain.session_contract.trim_recent; the session writer does it)"
                 % (seq_len, max_len, max_len))
     if not dynamic and seq_len != max_len:
         return "this export is static: items must be [1, %d] (right-padded with 0), got [1, %d]" % (max_len, seq_len)
