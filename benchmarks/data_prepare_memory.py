@@ -68,7 +68,7 @@ def _peak():
         f.write(hwm.split()[1])
 atexit.register(_peak)
 sys.argv = ['odtool'] + sys.argv[1:]
-from toolchain.cli.main import main
+from odtool.cli.main import main
 main()
 """
 
@@ -140,7 +140,7 @@ def main() -> None:
     md = header("`odtool data prepare`: peak memory and time against input size")
     md += [f"- `lscpu | grep 'Model name'`: {cpu}; ids drawn from {VOCAB:,} random 1-5 digit ids", ""]
     md += ["Plain-text input (`--format text`), default options (last-item split, min item count 5, "
-           "10% validation). Each run is a fresh `python -m toolchain.cli.main data prepare` process "
+           "10% validation). Each run is a fresh `python -m odtool.cli.main data prepare` process "
            "with `OMP_NUM_THREADS=1`; peak RSS is that child's `VmHWM` (read from /proc at exit), so it "
            "includes the interpreter and the imports (the fixed part). *slope* is the RSS added per "
            "click added since the previous size: constant slope = linear memory. `long` is one "

@@ -61,7 +61,7 @@ class Job:
 
 def odtool() -> list[str]:
     exe = Path(sys.executable).with_name("odtool")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "toolchain.cli.main"]
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "odtool.cli.main"]
 
 
 def train(job: Job, work: Path, data: Path, common: list[str], core: int | None, log) -> dict:

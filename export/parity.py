@@ -9,14 +9,18 @@ score equals the eager score at j (a tie, ordered differently). Scores must agre
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
 from export.graphs.base import InferenceGraph
+from toolchain.data.batching import pad_batch
+from toolchain.data.dataset import SessionDataset
 from toolchain.errors import ExportError
 from toolchain.models.base import mask_padding
+from toolchain.progress import info
 
 Runner = Callable[[torch.Tensor, torch.Tensor], tuple[np.ndarray, np.ndarray]]
 
@@ -108,3 +112,19 @@ def random_sessions(n_items: int, max_len: int, count: int, seed: int = 0) -> li
         items[0, :n] = torch.randint(1, n_items + 1, (n,), generator=g)
         out.append((items, torch.tensor([n])))
     return out
+
+
+def check_sessions(spec_data: dict, data: Path | None, n_items: int, max_len: int,
+                   count: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Sessions for the parity check: the dataset's test split when available, else synthetic.
+
+    ``data`` (else the run's dataset, ``spec_data["path"]``) is used when it has ``n_items``
+    items: ``count`` test sequences spread evenly over the split, padded to ``max_len``."""
+    path = data or spec_data.get("path")
+    if path and (Path(path) / "manifest.json").is_file():
+        ds = SessionDataset.load(path)
+        if ds.n_items == n_items and len(ds.test):
+            idx = [int(i) for i in np.linspace(0, len(ds.test) - 1, min(count, len(ds.test)))]
+            return [pad_batch(ds.test, [i], max_len) for i in idx]
+        info(f"[yellow]{path} does not match the artifact's {n_items} items: checking on synthetic sessions[/]")
+    return random_sessions(n_items, max_len, count)

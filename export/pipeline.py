@@ -105,6 +105,37 @@ def export_model(model: SessionRecommender, name: str, formats: Sequence[str], o
     return results
 
 
+def export_artifact(artifact: Path, formats: Sequence[str], out: Path | None = None, *, name: str | None = None,
+                    max_len: int = 50, top_k: int = 20, kernels: str = "odtool", data: Path | None = None,
+                    sessions: int = 64, overwrite: bool = False) -> list[ExportResult]:
+    """Export a frozen artifact in each format to ``out`` (default ``artifact/export``), each checked
+    against eager on ``sessions`` sessions of ``data`` (else the training dataset, else synthetic)."""
+    from export.parity import check_sessions
+    from toolchain.artifact.load import load_artifact
+    from toolchain.errors import UsageError
+    from toolchain.outputs import mark, writing
+
+    bundle, spec, model = load_artifact(artifact)
+    out = out or artifact / "export"
+    storage = bundle.manifest.get("freeze", {}).get("encoder_storage", "fp32")
+    options = GraphOptions(max_len, top_k, Kernels(kernels), encoder_storage=storage)
+    options.check(model.items.n_items)  # before any session is built at that length
+    stem = name or artifact.resolve().name
+    if not stem or stem.startswith(".") or any(c in stem for c in "/\\\0") or len(stem) > 200:
+        raise UsageError(f"--name {stem!r} is not a plain file name stem",
+                         hint="use letters, digits, '-' and '_', e.g. --name student")
+    checks = check_sessions(spec.data, data, model.items.n_items, max_len, sessions)
+    # an export directory collects files: an existing one takes new files, same names need overwrite
+    with writing(out, "export", overwrite=True, inputs=[artifact]):
+        results = export_model(model, stem, formats, out, options, checks,
+                               model_info={"artifact": str(artifact), "kind": spec.kind,
+                                           "manifest_sha256": sha256_file(artifact / "manifest.json"),
+                                           "artifact_bytes": bundle.manifest.get("total_bytes")},
+                               overwrite=overwrite)
+        mark(out, "export")
+    return results
+
+
 def trimmed(sessions: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """The same sessions as [1, len] inputs: what a dynamic-length export must also accept."""
     return [(items[:, : int(lengths[0])].contiguous(), lengths) for items, lengths in sessions]

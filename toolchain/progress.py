@@ -29,6 +29,17 @@ def set_quiet(quiet: bool) -> None:
     _state["quiet"] = quiet
 
 
+@contextlib.contextmanager
+def muted() -> Iterator[None]:
+    """No progress bars or notes inside the block (as with ``--quiet``); the setting is restored after."""
+    before = _state["quiet"]
+    _state["quiet"] = True
+    try:
+        yield
+    finally:
+        _state["quiet"] = before
+
+
 def is_quiet() -> bool:
     return _state["quiet"] or "pytest" in sys.modules
 

@@ -28,6 +28,13 @@ class Row:
         return self.artifacts is not None
 
 
+def rows_for(presets: list[str] | tuple[str, ...] = (), artifacts: list[Path] | tuple[Path, ...] = ()) -> list[Row]:
+    """A row per preset, then one per artifact directory (labelled by its name); tmall when neither."""
+    rows = [Row(p, preset=p) for p in presets]
+    rows += [Row(a.name or str(a), artifacts=a) for a in artifacts]
+    return rows or [Row("tmall", preset="tmall")]
+
+
 @dataclass
 class BenchPlan:
     device: str = "host"

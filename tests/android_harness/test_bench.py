@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from android_harness.bench.plan import BenchPlan, Row
 from android_harness.bench.report import markdown, speedup, write_report
 from android_harness.bench.run import Cell, run_plan
-from toolchain.cli.main import app
+from odtool.cli.main import app
 from toolchain.errors import UsageError
 
 runner = CliRunner()

@@ -14,7 +14,7 @@ from android_harness.provision import debs, host_tools, wheels
 from android_harness.provision.layout import EmulatorLayout
 from android_harness.provision.roots import ensure_profile_root, root_is_current
 from android_harness.provision.status import ready, status
-from toolchain.cli.main import app
+from odtool.cli.main import app
 from toolchain.errors import DeviceError
 
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from toolchain.artifact.load import load_artifact
-from toolchain.cli.main import app
+from odtool.cli.main import app
 from toolchain.errors import OdtoolError
 
 _json = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=False),

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from toolchain.cli.main import app
+from odtool.cli.main import app
 
 runner = CliRunner()
 

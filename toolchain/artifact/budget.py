@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from toolchain.artifact.parts import file_size, largest_parts
-from toolchain.errors import ConfigError, UsageError
+from toolchain.errors import BudgetExceededError, ConfigError, UsageError
 from toolchain.formats import SUFFIXES
 
 if sys.version_info >= (3, 11):
@@ -133,6 +133,18 @@ def check_sizes(paths: list[Path], budget: int | None = None, pyproject: Path | 
     return out
 
 
+def require_within_budget(checks: list[SizeCheck]) -> None:
+    """The size gate: BudgetExceededError naming every path over its budget; UsageError when
+    no budget applied to any path."""
+    over = [c for c in checks if c.over]
+    if over:
+        names = ", ".join(f"{c.path} ({human(c.size)} > {human(c.budget)})" for c in over)
+        raise BudgetExceededError(f"{len(over)} artifact(s) over budget: {names}")
+    if all(c.budget is None for c in checks):
+        raise UsageError("no budget applies to any of these files",
+                         hint="pass --budget 2MiB or add [tool.odtool.size-budget] to pyproject.toml")
+
+
 def verified_size(path: Path) -> tuple[int, str]:
     """(bytes, how it was verified) of an artifact directory or a file; ArtifactError if it fails."""
     if path.is_dir():
@@ -142,7 +154,7 @@ def verified_size(path: Path) -> tuple[int, str]:
         size = (path / "manifest.json").stat().st_size + sum(int(p["bytes"]) for p in bundle.parts.values())
         return size, "manifest ok"
     if path.suffix.lower() in EXPORT_SUFFIXES:
-        from export.contract import verify_export
+        from toolchain.contract import verify_export
 
         report = verify_export(path)
         return path.stat().st_size, "sha256 ok" if report is not None else "unverified (no report)"

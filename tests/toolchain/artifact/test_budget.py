@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from toolchain.artifact.budget import check_sizes, parse_size
 from toolchain.artifact.size_report import Table1Row, eq13_ratio
-from toolchain.cli.main import app
+from odtool.cli.main import app
 from toolchain.errors import ConfigError, UsageError
 
 runner = CliRunner()

@@ -10,7 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from toolchain.artifact.load import load_artifact
-from toolchain.cli.main import app
+from odtool.cli.main import app
 from toolchain.compression.frozen_codes import FrozenCodesTable
 from toolchain.data.batching import pad_batch
 from toolchain.data.dataset import SessionDataset

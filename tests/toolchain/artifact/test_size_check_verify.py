@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from toolchain.artifact.budget import check_sizes
 from toolchain.artifact.bundle import BundleWriter
 from toolchain.checksum import sha256_file
-from toolchain.cli.main import app
+from odtool.cli.main import app
 from toolchain.errors import ArtifactError
 
 runner = CliRunner()

@@ -8,7 +8,7 @@ import torch
 from typer.testing import CliRunner
 
 from toolchain.artifact.load import load_artifact
-from toolchain.cli.main import app
+from odtool.cli.main import app
 from toolchain.data.pipeline import load_dataset
 from toolchain.evaluation.evaluate import evaluate
 from toolchain.training.build import build_task, load_trained

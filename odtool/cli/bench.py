@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-import shlex
-import sys
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
 from android_harness.devices import DEVICES
-from toolchain.cli.common import stdout
+from odtool import api
+from odtool.cli.common import stdout
 from toolchain.formats import Format
 from toolchain.models.scale_presets import SCALES
+
+if TYPE_CHECKING:
+    from android_harness.bench.measure import BenchOutcome
 
 # the choices come from the registries, never copied
 DeviceChoice = Enum("DeviceChoice", {n: n for n in DEVICES.names()}, type=str)
@@ -67,31 +68,18 @@ def bench_command(
 
       odtool bench --device emulator --artifacts demo-out/artifacts --models student,teacher
     """
-    from android_harness.bench.plan import BenchPlan, Row
-    from android_harness.bench.report import write_report
-    from android_harness.bench.run import run_plan
-    from toolchain.atomic import atomic_dir
-    from toolchain.outputs import mark, writing
-
-    rows = [Row(p.value, preset=p.value) for p in (preset or [])]
-    rows += [Row(a.name or str(a), artifacts=a) for a in (artifacts or [])]
-    if not rows:
-        rows = [Row("tmall", preset="tmall")]
-    plan = BenchPlan(device=device.value, profile=profile, rows=rows, models=_csv(models), formats=_csv(formats),
-                     sessions=sessions, threads=threads, warmup=warmup, repeat=repeat, max_len=max_len, top_k=top_k,
-                     kernels=kernels, cores=(core,) if core is not None else None, serial=serial, data=data, out=out,
-                     check_host=host_check)
-    with writing(out, "bench", overwrite=overwrite, inputs=[*(artifacts or []), data]), atomic_dir(out) as staged:
-        # exports, sessions and the report are written in a private staging directory, renamed to --out at the end
-        cells = run_plan(dataclasses.replace(plan, out=staged))
-        dev = DEVICES.get(plan.device)
-        describe = {"device": plan.device, "profile": plan.profile if plan.device != "host" else None,
-                    "emulated": getattr(dev, "emulated", False)}
-        written = write_report(plan, cells, describe, "odtool " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
-                               into=staged)
-        mark(staged, "bench")
-    stdout.print((out / "table5.md").read_text())
-    stdout.print("written: " + ", ".join(str(out / p.relative_to(staged)) for p in written.values()))
-    failed = [c for c in cells if not c.ok]
-    if failed and len(failed) == len(cells):
+    outcome = api.bench(presets=[p.value for p in preset or []], artifacts=artifacts or [], out=out,
+                        overwrite=overwrite, device=device.value, profile=profile, models=_csv(models),
+                        formats=_csv(formats), sessions=sessions, threads=threads, warmup=warmup, repeat=repeat,
+                        max_len=max_len, top_k=top_k, kernels=kernels,
+                        cores=(core,) if core is not None else None, serial=serial, data=data,
+                        check_host=host_check)
+    show_bench(outcome)
+    if outcome.all_failed:
         raise typer.Exit(1)
+
+
+def show_bench(outcome: BenchOutcome) -> None:
+    """What ``odtool bench`` prints: the report's Table 5 and the files written."""
+    stdout.print(outcome.paths["markdown"].read_text())
+    stdout.print("written: " + ", ".join(str(p) for p in outcome.paths.values()))

@@ -7,7 +7,7 @@ import json
 from typer.testing import CliRunner
 
 from toolchain import __version__
-from toolchain.cli.main import app
+from odtool.cli.main import app
 
 runner = CliRunner()
 

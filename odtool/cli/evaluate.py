@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Any, List, Optional
 
 import typer
 from rich.table import Table
 
-from toolchain.cli.common import print_json, stdout
-from toolchain.data.pipeline import load_dataset
-from toolchain.errors import UsageError
-from toolchain.evaluation.evaluate import evaluate
-from toolchain.evaluation.popularity import PopularityRecommender
-from toolchain.progress import info
+from odtool import api
+from odtool.cli.common import print_json, stdout
+
+if TYPE_CHECKING:
+    from toolchain.stages import RunsEvaluation
 
 REPORTED = ("P@5", "P@10", "P@20", "NDCG@5", "NDCG@10", "NDCG@20", "MRR@20")
 
 
 def metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:
+    """One row per model, the reported metrics in %."""
     table = Table(title=title, title_justify="left")
     table.add_column("model", style="bold")
     for m in REPORTED:
@@ -29,6 +29,7 @@ def metrics_table(title: str, rows: dict[str, dict[str, float]]) -> Table:
 
 
 def size_table(sizes: dict[str, dict[str, Any]]) -> Table:
+    """Deployed bytes and compression ratios, one row per run."""
     table = Table(title="deployed bytes: the frozen artifact's parts (codes / codebooks / TT cores / rows, the "
                         "encoder in its storage dtype; vocabulary not counted)", title_justify="left")
     for col in ("model", "kind", "bytes", "table bytes", "teacher bytes", "table ratio", "byte ratio"):
@@ -39,9 +40,14 @@ def size_table(sizes: dict[str, dict[str, Any]]) -> Table:
     return table
 
 
-def _run_name(path: str, taken: dict) -> str:
-    name = Path(path).name or path
-    return name if name not in taken else path
+def show_evaluation(result: RunsEvaluation, as_json: bool = False) -> None:
+    """What ``odtool eval`` prints: the metrics table and the size table (or JSON)."""
+    if as_json:
+        print_json(result.to_dict())
+        return
+    stdout.print(metrics_table(f"{result.split} split, {result.sequences:,} sequences, metrics in %", result.metrics))
+    if result.runs:
+        stdout.print(size_table(result.runs))
 
 
 def eval_command(
@@ -70,33 +76,5 @@ def eval_command(
 
       odtool eval runs/student --json
     """
-    from toolchain.training.build import load_trained, reference_teacher
-    from toolchain.training.run_dir import RunDir
-    from toolchain.training.sizes import size_report
-
-    paths = [r for r in runs if r != "popularity"]
-    if data is None and paths:
-        data = RunDir(paths[0]).read_config().get("data", {}).get("path")
-        if data:
-            info(f"evaluating on {data} (the dataset {paths[0]} was trained on)")
-    if split not in ("test", "valid"):
-        raise UsageError(f"--split {split!r}: choose test or valid")
-    if batch_size < 1:
-        raise UsageError(f"--batch-size must be at least 1, got {batch_size}")
-    ds = load_dataset(data)
-    target = ds.split(split)
-    rows = {"popularity": evaluate(PopularityRecommender.fit(ds), target, batch_size=batch_size)}
-    details: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        spec, model = load_trained(path, dataset=ds, allow_incomplete=allow_incomplete)
-        name = _run_name(path, rows)
-        rows[name] = evaluate(model, target, batch_size=batch_size, max_len=spec.train.max_len,
-                              description=f"evaluating {name}")
-        size = size_report(model, reference_teacher(spec, ds.n_items), spec.deploy.get("encoder_storage", "fp32"))
-        details[name] = {"path": str(path), "kind": spec.kind, "item_table": spec.table_kind, **size}
-    if as_json:
-        print_json({"split": split, "sequences": len(target), "metrics": rows, "runs": details})
-        return
-    stdout.print(metrics_table(f"{split} split, {len(target):,} sequences, metrics in %", rows))
-    if details:
-        stdout.print(size_table(details))
+    show_evaluation(api.evaluate(runs, data, split=split, batch_size=batch_size, allow_incomplete=allow_incomplete),
+                    as_json)

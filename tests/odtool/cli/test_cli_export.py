@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from export.graphs.student import codebook_groups
-from toolchain.cli.main import app
+from odtool.cli.main import app
 
 runner = CliRunner()
 

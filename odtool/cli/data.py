@@ -8,9 +8,9 @@ from typing import Optional
 
 import typer
 
-from toolchain.cli.common import kv_table, new_app, print_json, stdout
+from odtool import api
+from odtool.cli.common import kv_table, new_app, print_json, stdout
 from toolchain.data.dataset import SessionDataset
-from toolchain.data.pipeline import load_dataset, prepare_dataset, synth_dataset
 from toolchain.data.preprocess import PrepareOptions
 from toolchain.data.readers import READERS, ReadOptions
 from toolchain.data.stats import TABLE2_COLUMNS, table2_row
@@ -32,7 +32,8 @@ class SplitMethod(str, Enum):
     time = "time"
 
 
-def _show_stats(ds: SessionDataset, where: Path | None, as_json: bool) -> None:
+def show_stats(ds: SessionDataset, where: Path | None, as_json: bool = False) -> None:
+    """A dataset's Table 2 columns, as ``odtool data`` prints them (a table, or JSON)."""
     row = table2_row(ds)
     if as_json:
         print_json({"dataset": str(where) if where else None, "stats": row,
@@ -74,9 +75,8 @@ def prepare(
     read_opts = ReadOptions(skip_bad_rows=skip_bad_rows, session_gap_minutes=session_gap_minutes,
                             event_types=tuple(e.strip() for e in event_types.split(",") if e.strip()),
                             string_ids=string_ids)
-    ds = prepare_dataset(input, out, fmt=format.value, prepare_opts=opts, read_opts=read_opts,
-                         overwrite=overwrite)
-    _show_stats(ds, out, as_json)
+    ds = api.prepare(input, out, fmt=format.value, prepare_opts=opts, read_opts=read_opts, overwrite=overwrite)
+    show_stats(ds, out, as_json)
 
 
 @app.command()
@@ -100,8 +100,8 @@ def synth(
     cfg = SynthConfig(n_items=items, n_sessions=sessions, seed=seed, zipf_exponent=zipf,
                       mean_length=mean_length, p_follow=p_follow)
     out = out or default_dataset_dir()
-    ds = synth_dataset(cfg, out, overwrite=overwrite)
-    _show_stats(ds, out, as_json)
+    ds = api.synth(out, cfg, overwrite=overwrite)
+    show_stats(ds, out, as_json)
 
 
 @app.command()
@@ -113,5 +113,5 @@ def stats(
 
     Example: odtool data stats data/diginetica --json
     """
-    ds = load_dataset(data)
-    _show_stats(ds, data or default_dataset_dir(), as_json)
+    ds = api.load(data)
+    show_stats(ds, data or default_dataset_dir(), as_json)

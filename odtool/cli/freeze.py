@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from rich.table import Table
 
-from toolchain.artifact.bundle import Bundle, write_manifest
+from odtool import api
+from odtool.cli.common import print_json, stdout
 from toolchain.artifact.budget import human
 from toolchain.artifact.quantize import FloatStorage
-from toolchain.cli.common import print_json, stdout
-from toolchain.errors import UsageError
-from toolchain.progress import info
+
+if TYPE_CHECKING:
+    from toolchain.stages import FrozenRun
 
 
 def freeze_command(
@@ -53,37 +53,20 @@ def freeze_command(
 
       odtool freeze runs/teacher --out artifacts/teacher
     """
-    from toolchain.artifact.freeze import FreezeOptions, dataset_for_run, freeze_model
-    from toolchain.artifact.load import load_artifact
-    from toolchain.atomic import atomic_dir
-    from toolchain.evaluation.evaluate import evaluate
-    from toolchain.outputs import writing
-    from toolchain.training.build import load_trained, require_same_dataset
-    from toolchain.training.run_dir import RunDir
+    frozen = api.freeze(run, out, data=data, packed=packed, codebook_dtype=codebook_dtype,
+                        encoder_dtype=encoder_dtype, eval_split=evaluate_split, overwrite=overwrite,
+                        allow_incomplete=allow_incomplete)
+    show_frozen(frozen, as_json)
 
-    if evaluate_split not in ("test", "valid", "none"):
-        raise UsageError(f"--eval-split {evaluate_split!r}: choose test, valid or none")
-    spec, model = load_trained(run, allow_incomplete=allow_incomplete)
-    ds = dataset_for_run(spec, data)
-    require_same_dataset(RunDir(run), spec.data, ds)
-    encoder = encoder_dtype or FloatStorage(spec.deploy.get("encoder_storage", "fp32"))
-    metrics = {}
-    with writing(out, "artifact", overwrite=overwrite, inputs=[run, data]), atomic_dir(out) as staged:
-        # the artifact is complete (frozen, loaded back, measured) before it appears under --out
-        freeze_model(model, spec, ds.vocab, staged, FreezeOptions(packed, codebook_dtype, encoder),
-                     source={"run": str(run.resolve()), "dataset_sha256": ds.manifest.get("arrays_sha256")})
-        if evaluate_split != "none":
-            _, _, frozen = load_artifact(staged)
-            info(f"measuring the frozen model on the {evaluate_split} split")
-            metrics = {"split": evaluate_split, **evaluate(frozen, ds.split(evaluate_split))}
-            manifest = json.loads((staged / "manifest.json").read_text())
-            write_manifest(staged, {**manifest, "metrics": metrics})
-    bundle = Bundle.load(out)
+
+def show_frozen(frozen: FrozenRun, as_json: bool = False) -> None:
+    """What ``odtool freeze`` prints: the artifact's parts and the frozen model's metrics (or JSON)."""
+    out, bundle, metrics = frozen.path, frozen.bundle, frozen.metrics
     if as_json:
         print_json({"artifact": str(out), "total_bytes": bundle.manifest["total_bytes"],
                     "parts": bundle.parts, "metrics": metrics})
         return
-    table = Table(title=f"artifact {out} ({spec.kind}): {human(bundle.manifest['total_bytes'])}",
+    table = Table(title=f"artifact {out} ({frozen.kind}): {human(bundle.manifest['total_bytes'])}",
                   title_justify="left")
     for col in ("part", "file", "bytes", "sha256"):
         table.add_column(col, justify="right" if col == "bytes" else "left")
@@ -91,5 +74,5 @@ def freeze_command(
         table.add_row(name, p["file"], f"{p['bytes']:,}", p["sha256"][:16])
     stdout.print(table)
     if metrics:
-        stdout.print("frozen model, " + evaluate_split + ": " +
+        stdout.print("frozen model, " + metrics["split"] + ": " +
                      ", ".join(f"{k} {100 * metrics[k]:.2f}" for k in ("P@10", "NDCG@10", "MRR@20")))

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from toolchain.cli.main import app
+from odtool.cli.main import app
 
 runner = CliRunner()
 TINY = ("--preset", "tiny", "--epochs", "1", "--quiet")

@@ -7,16 +7,16 @@ from typing import Optional
 
 import typer
 
-from toolchain import __version__
-from toolchain.cli import bench as bench_cli
-from toolchain.cli import data as data_cli
-from toolchain.cli import emulator as emulator_cli
-from toolchain.cli import export as export_cli
-from toolchain.cli import freeze as freeze_cli
-from toolchain.cli import size as size_cli
-from toolchain.cli import train as train_cli
-from toolchain.cli.common import new_app, stdout
-from toolchain.cli.evaluate import eval_command
+from odtool import __version__
+from odtool.cli import bench as bench_cli
+from odtool.cli import data as data_cli
+from odtool.cli import emulator as emulator_cli
+from odtool.cli import export as export_cli
+from odtool.cli import freeze as freeze_cli
+from odtool.cli import size as size_cli
+from odtool.cli import train as train_cli
+from odtool.cli.common import new_app, stdout
+from odtool.cli.evaluate import eval_command
 from toolchain.progress import set_quiet
 
 app = new_app(
@@ -55,7 +55,7 @@ def demo(
 
     Example: odtool demo --out demo-out --overwrite
     """
-    from toolchain.cli.demo import run_demo
+    from odtool.cli.demo import run_demo  # imports the other command modules, never this one
 
     run_demo(out, overwrite=overwrite)
 
@@ -76,6 +76,7 @@ def _root(
 
 
 def main() -> None:
+    """The ``odtool`` console script."""
     app(prog_name="odtool")
 
 

@@ -8,7 +8,8 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from toolchain.cli.common import new_app, print_json, stdout
+from odtool import api
+from odtool.cli.common import new_app, print_json, stdout
 
 app = new_app(
     "Provision and inspect the emulated phone (QEMU user mode + arm64 sysroot + aarch64 wheels).\n\n"
@@ -43,10 +44,8 @@ def setup_command(
 
       odtool emulator setup --cache /data/odtool-emu --with-torch
     """
-    from android_harness.provision.setup import setup
-
-    report = setup(cache, profile=profile, with_torch=with_torch, torch_index_url=torch_index_url,
-                   dry_run=dry_run)
+    report = api.emulator_setup(cache, profile=profile, with_torch=with_torch, torch_index_url=torch_index_url,
+                                dry_run=dry_run)
     if report.dry_run:
         stdout.print(f"dry run: {len(report.planned)} file(s) to download into {report.layout.root}")
         return
@@ -69,10 +68,7 @@ def status_command(
 
     Example: odtool emulator status --json
     """
-    from android_harness.provision.status import ready, status
-
-    layout, rows = status(cache, profile)
-    ok = ready(rows)
+    layout, rows, ok = api.emulator_status(cache, profile)
     if as_json:
         print_json({"cache": str(layout.root), "ready": ok,
                     "items": [{"item": r.item, "ok": r.ok, "optional": r.optional, "detail": r.detail}

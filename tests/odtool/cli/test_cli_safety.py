@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from toolchain.cli.main import app
+from odtool.cli.main import app
 
 runner = CliRunner()
 

@@ -14,9 +14,10 @@ from typing import Any, List, Optional
 
 import typer
 
-from toolchain.cli.common import new_app, stdout
-from toolchain.cli.evaluate import metrics_table
-from toolchain.cli.train_options import (
+from odtool import api
+from odtool.cli.common import new_app, stdout
+from odtool.cli.evaluate import metrics_table
+from odtool.cli.train_options import (
     ALLOW_INCOMPLETE,
     BATCH,
     BETA,
@@ -55,13 +56,11 @@ from toolchain.cli.train_options import (
     M,
     Preset,
 )
-from toolchain.errors import UsageError
 from toolchain.artifact.budget import parse_size
 from toolchain.artifact.quantize import FloatStorage
+from toolchain.errors import UsageError
 from toolchain.training.build import Deploy
-from toolchain.training.lifecycle import train_run
-from toolchain.training.run_dir import RunDir
-from toolchain.training.spec import SECTIONS, RunSpec
+from toolchain.training.spec import SECTIONS
 
 app = new_app(
     "Train the SASRec teacher, the compositional-code student (bidirectional distillation), OD-Rec "
@@ -101,11 +100,11 @@ def _flags(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None,
                  deploy: Deploy = Deploy()) -> dict[str, Any]:
-    """A command's parameters (its ``locals()``) -> :func:`train_run`."""
+    """A command's parameters (its ``locals()``) -> :func:`odtool.api.train`, then its summary printed."""
     flags = _flags(p)
     for section, values in _parse_sets(p.get("set_")).items():
         flags.setdefault(section, {}).update(values)
-    summary = train_run(kind, p["out"], data=p["data"], flags=flags, preset=p["preset"].value,
+    summary = api.train(kind, p["out"], data=p["data"], flags=flags, preset=p["preset"].value,
                         config=p.get("config"), teacher=p.get("teacher"), target_ratio=target_ratio,
                         resume=p["resume"], overwrite=p["overwrite"], deploy=deploy,
                         allow_incomplete=p.get("allow_incomplete", False))
@@ -249,12 +248,7 @@ def odrec(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] 
     if match_student is not None and ratio is not None:
         raise UsageError("give either --ratio or --match-student, not both")
     if match_student is not None:
-        sspec = RunSpec.from_dict(RunDir(match_student).read_config(), source=str(match_student))
-        if sspec.kind != "student":
-            raise UsageError(f"{match_student} is a {sspec.kind} run, not a student run")
-        from toolchain.compression.item_table import ITEM_TABLES
-        table = ITEM_TABLES.get(sspec.table_kind)(sspec.data["n_items"], sspec.model.dim, sspec.item_table)
-        ratio = table.compression_ratio()
+        ratio = api.student_ratio(match_student)
     run_training("odrec", locals(), target_ratio=ratio)
 
 

@@ -8,11 +8,12 @@ from typing import List, Optional
 import typer
 from rich.table import Table
 
-from toolchain.artifact.budget import check_sizes, human, parse_size
+from odtool import api
+from odtool.cli.common import print_json, stdout
+from toolchain.artifact.budget import SizeCheck, human
 from toolchain.artifact.parts import file_size, largest_parts
 from toolchain.artifact.size_report import table1
-from toolchain.cli.common import print_json, stdout
-from toolchain.errors import BudgetExceededError, UsageError
+from toolchain.errors import UsageError
 
 
 def size_check(
@@ -42,7 +43,13 @@ def size_check(
 
       odtool size-check demo-out/export/*.pte demo-out/export/*.onnx
     """
-    checks = check_sizes(paths, parse_size(budget) if budget else None, pyproject)
+    checks = api.size_check(paths, budget, pyproject)
+    show_checks(checks, as_json)
+    api.require_within_budget(checks)
+
+
+def show_checks(checks: list[SizeCheck], as_json: bool = False) -> None:
+    """What ``odtool size-check`` prints: a row per path, then the largest parts of those over (or JSON)."""
     over = [c for c in checks if c.over]
     if as_json:
         print_json([{"path": str(c.path), "bytes": c.size, "budget": c.budget, "headroom": c.headroom,
@@ -63,12 +70,6 @@ def size_check(
             stdout.print(f"largest parts of {c.path} (shrink these first):")
             for name, n in c.largest_parts():
                 stdout.print(f"  {human(n):>12}  {name}")
-    if over:
-        names = ", ".join(f"{c.path} ({human(c.size)} > {human(c.budget)})" for c in over)
-        raise BudgetExceededError(f"{len(over)} artifact(s) over budget: {names}")
-    if all(c.budget is None for c in checks):
-        raise UsageError("no budget applies to any of these files",
-                         hint="pass --budget 2MiB or add [tool.odtool.size-budget] to pyproject.toml")
 
 
 def _int_list(text: str, name: str) -> list[int]:

@@ -9,9 +9,9 @@ from typing import Optional
 import typer
 from rich.table import Table
 
+from odtool import api
+from odtool.cli.common import print_json, stdout
 from toolchain.artifact.budget import human
-from toolchain.cli.common import print_json, stdout
-from toolchain.errors import UsageError
 from toolchain.formats import Format
 
 
@@ -22,23 +22,6 @@ FormatChoice = Enum("FormatChoice", {**{f.value: f.value for f in Format}, "all"
 class KernelChoice(str, Enum):
     odtool = "odtool"
     portable = "portable"
-
-
-def check_sessions(spec_data: dict, data: Optional[Path], n_items: int, max_len: int, count: int):
-    """Sessions for the parity check: the dataset's test split when available, else synthetic."""
-    from export.parity import random_sessions
-    from toolchain.data.batching import pad_batch
-    from toolchain.data.dataset import SessionDataset
-    from toolchain.progress import info
-
-    path = data or spec_data.get("path")
-    if path and (Path(path) / "manifest.json").is_file():
-        ds = SessionDataset.load(path)
-        if ds.n_items == n_items and len(ds.test):
-            idx = [int(i) for i in __import__("numpy").linspace(0, len(ds.test) - 1, min(count, len(ds.test)))]
-            return [pad_batch(ds.test, [i], max_len) for i in idx]
-        info(f"[yellow]{path} does not match the artifact's {n_items} items: checking on synthetic sessions[/]")
-    return random_sessions(n_items, max_len, count)
 
 
 def export_command(
@@ -74,32 +57,14 @@ def export_command(
 
       odtool export artifacts/teacher --format onnx --top-k 10
     """
-    from export.graphs.base import GraphOptions, Kernels
-    from export.pipeline import export_model
-    from toolchain.artifact.load import load_artifact
-
-    from toolchain.checksum import sha256_file
-    from toolchain.outputs import mark, writing
-
-    bundle, spec, model = load_artifact(artifact)
-    out = out or artifact / "export"
     formats = [f.value for f in Format] if format.value == "all" else [format.value]
-    storage = bundle.manifest.get("freeze", {}).get("encoder_storage", "fp32")
-    options = GraphOptions(max_len, top_k, Kernels(kernels.value), encoder_storage=storage)
-    options.check(model.items.n_items)  # before any session is built at that length
-    stem = name or artifact.resolve().name
-    if not stem or stem.startswith(".") or any(c in stem for c in "/\\\0") or len(stem) > 200:
-        raise UsageError(f"--name {stem!r} is not a plain file name stem",
-                         hint="use letters, digits, '-' and '_', e.g. --name student")
-    checks = check_sessions(spec.data, data, model.items.n_items, max_len, sessions)
-    # an export directory collects files: an existing one takes new files, same names need --overwrite
-    with writing(out, "export", overwrite=True, inputs=[artifact]):
-        results = export_model(model, stem, formats, out, options, checks,
-                               model_info={"artifact": str(artifact), "kind": spec.kind,
-                                           "manifest_sha256": sha256_file(artifact / "manifest.json"),
-                                           "artifact_bytes": bundle.manifest.get("total_bytes")},
-                               overwrite=overwrite)
-        mark(out, "export")
+    results = api.export(artifact, formats, out, name=name, max_len=max_len, top_k=top_k, kernels=kernels.value,
+                         data=data, sessions=sessions, overwrite=overwrite)
+    show_exports(artifact, results, as_json)
+
+
+def show_exports(artifact: Path, results: list, as_json: bool = False) -> None:
+    """What ``odtool export`` prints: a row per export (size, parity, time) and its warnings (or JSON)."""
     if as_json:
         print_json([r.to_dict() for r in results])
         return
