@@ -144,9 +144,11 @@ def _deployable_table(ds: SessionDataset, model: SASRecConfig, preset: str, laye
     if budget is None:
         return base
     storage = deploy.encoder_storage or FloatStorage.int8
-    fit = fit_table(ds.n_items, model, base, budget, storage, m_given="m" in given)
+    fit = fit_table(ds.n_items, model, base, budget, storage, m_given="m" in given,
+                    storage_given="codebook_storage" in given)
     info(f"budget {budget:,} bytes: M = {fit.table.m} x K = {fit.table.k} {fit.table.structure} codes, "
-         f"{fit.bytes['total']:,} bytes (codes {fit.bytes['codes']:,}, codebooks {fit.bytes['codebooks']:,}, "
+         f"{fit.bytes['total']:,} bytes (codes {fit.bytes['codes']:,}, codebooks {fit.bytes['codebooks']:,} "
+         f"as {fit.table.codebook_storage}, "
          f"encoder {fit.bytes['encoder']:,} as {storage.value}); vocabulary not counted")
     return fit.table
 

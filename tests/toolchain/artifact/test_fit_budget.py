@@ -56,3 +56,24 @@ def test_a_budget_below_the_smallest_student_names_it():
         fit_table(N_ITEMS, MODEL, base, smallest - 1, FloatStorage.fp32)
     assert f"{smallest:,} bytes" in str(e.value) and "encoder" in str(e.value)
     assert "int8" in (e.value.hint or "")
+
+
+def test_int8_codebooks_are_chosen_only_when_they_buy_more_codes():
+    model = MODEL.replace(dim=64)
+    base = QuantizedCodesConfig(k=64)  # fp16 codebooks by default
+    budget = student_bytes(N_ITEMS, model, base.replace(m=20, codebook_storage="int8"), FloatStorage.int8)["total"]
+    kept = fit_table(N_ITEMS, model, base, budget, FloatStorage.int8)  # storage given: fp16 stays
+    auto = fit_table(N_ITEMS, model, base, budget, FloatStorage.int8, storage_given=False)
+    assert kept.table.codebook_storage == "fp16" and kept.table.m < 20
+    assert auto.table.codebook_storage == "int8" and auto.table.m == 20 and auto.bytes["total"] <= budget
+    # a budget only int8 codebooks meet: the fit uses them; with fp16 asked for, it is an error
+    tight = student_bytes(N_ITEMS, model, base.replace(m=1, codebook_storage="int8"), FloatStorage.int8)["total"]
+    assert fit_table(N_ITEMS, model, base, tight, FloatStorage.int8, storage_given=False).table.m == 1
+    with pytest.raises(UsageError, match="below the smallest student"):
+        fit_table(N_ITEMS, model, base, tight, FloatStorage.int8)
+    # a budget roomy enough for the most codes either way keeps the fp16 codebooks
+    roomy = student_bytes(N_ITEMS, model, base.replace(m=model.dim), FloatStorage.int8)["total"]
+    assert fit_table(N_ITEMS, model, base, roomy, FloatStorage.int8, storage_given=False).table.codebook_storage == "fp16"
+    # M given: only checked, never re-stored
+    fixed = fit_table(N_ITEMS, model, base.replace(m=2), roomy, FloatStorage.int8, m_given=True, storage_given=False)
+    assert fixed.table.codebook_storage == "fp16" and fixed.table.m == 2
