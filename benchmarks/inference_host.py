@@ -1,8 +1,8 @@
 """Host inference latency of the students, the teacher and OD-Rec in every export format.
 
 Tmall scale by default (|V| = 40,728, N = 128, 1 layer, 1 head, max length 50, top-20; the
-student is the deployable one ``--ratio 30`` gives there, M = 11, K = 256 score-aware product
-codes with an int8 encoder; the paper student M = 4, K = 32), batch 1, one thread pinned to
+student is the deployable one ``--ratio 30`` gives there, M = 12, K = 256 score-aware product
+codes with int8 codebooks and encoder; the paper student M = 4, K = 32), batch 1, one thread pinned to
 one core, real session lengths (drawn from a dataset's test split), initialised weights
 (timing does not depend on their values). Every artifact runs through the same harness: the
 native ExecuTorch runner for .pte, the Python runners (onnxruntime, torch's lite
@@ -89,7 +89,7 @@ def report(args, scale, lengths, rows: list[dict]) -> None:
     by = {(r["model"], r["format"]): r for r in rows}
     md = header(f"Host inference latency, {scale.name} scale")
     md += [f"|V| = {scale.n_items:,}, N = {scale.dim}; student M = {scale.deployable.m}, K = {scale.deployable.k} "
-           f"{scale.deployable.structure} codes, int8 encoder; paper student M = {scale.codes.m}, K = {scale.codes.k}; "
+           f"{scale.deployable.structure} codes, {scale.deployable.codebook_storage} codebooks, int8 encoder; paper student M = {scale.codes.m}, K = {scale.codes.k}; "
            f"{scale.sasrec.layers} layer, {scale.sasrec.heads} head(s), max length {args.max_len}, top-{args.top_k}; "
            f"batch 1, 1 thread pinned to CPU {args.core}; {args.sessions} sessions x {args.repeat} timed passes "
            f"(mean session length {lengths.mean():.2f}); initialised weights.", "",

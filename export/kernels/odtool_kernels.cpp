@@ -399,6 +399,22 @@ __attribute__((target("avx2,f16c"))) void widen_f16_avx2(const uint16_t* src, in
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
   for (; i < n; ++i) dst[i] = _cvtsh_ss(src[i]);
 }
+
+// int8 rows [rows, cols] times their scales, 8 at a time (the same one rounding per entry).
+__attribute__((target("avx2"))) void widen_i8_avx2(const int8_t* q, const float* s, int64_t rows, int64_t cols,
+                                                   float* dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const int8_t* src = q + r * cols;
+    float* out = dst + r * cols;
+    const __m256 scale = _mm256_set1_ps(s[r]);
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8)
+      _mm256_storeu_ps(out + c, _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(
+                                                  _mm_loadl_epi64(reinterpret_cast<const __m128i*>(src + c)))),
+                                              scale));
+    for (; c < cols; ++c) out[c] = static_cast<float>(src[c]) * s[r];
+  }
+}
 #endif
 
 void linear_w8_scalar(const float* x, const int8_t* w, const float* scale, const float* bias, int64_t L,
@@ -477,6 +493,12 @@ void widen_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   const int64_t rows = scales.numel(), cols = n / rows;
   const int8_t* q = v.const_data_ptr<int8_t>();
   const float* s = scales.const_data_ptr<float>();
+#if defined(__x86_64__)
+  if (cpu_impl() >= kAvx2) {
+    widen_i8_avx2(q, s, rows, cols, dst);
+    return;
+  }
+#endif
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = static_cast<float>(q[r * cols + c]) * s[r];
 }

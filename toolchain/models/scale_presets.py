@@ -4,12 +4,15 @@ Timing does not depend on weight values, so ``odtool bench`` and the benchmark s
 measure a method at Tmall or RetailRocket scale without training it first:
 
 * ``tmall``:        |V| = 40,728, N = 128, 1 head;  paper student M = 4, K = 32 (CR 29);
-                    student (deployable) M = 11, K = 256 product codes, int8 encoder
+                    student (deployable) M = 12, K = 256 product codes, int8 codebooks
+                    and encoder
 * ``retailrocket``: |V| = 36,968, N = 256, 2 heads; paper student M = 3, K = 256 (CR 31);
-                    student (deployable) M = 13, K = 256 product codes, int8 encoder
+                    student (deployable) M = 16, K = 256 product codes, int8 codebooks
+                    and encoder
 
 ``student`` is what ``odtool train student --ratio 30`` builds at that scale (the M that
-``--ratio 30`` gives there: every byte, encoder included, within 1/30 of the teacher's),
+``--ratio 30`` gives there: every byte, encoder included, within 1/30 of the teacher's; a
+test keeps the two equal),
 ``paper-student`` EODRec's compositional codes. OD-Rec's semi-tensor-train rank is chosen so
 its compression ratio matches the paper student's. Students come in their deployed form
 (integer codes + codebooks); codes are drawn uniformly, which is what trained codes look
@@ -49,9 +52,10 @@ class Scale:
 
 
 SCALES = {
-    "tmall": Scale("tmall", 40_728, SASRecConfig.tmall_scale(), CodesConfig.tmall_scale(), QuantizedCodesConfig(m=11)),
+    "tmall": Scale("tmall", 40_728, SASRecConfig.tmall_scale(), CodesConfig.tmall_scale(),
+                   QuantizedCodesConfig(m=12, codebook_storage="int8")),
     "retailrocket": Scale("retailrocket", 36_968, SASRecConfig.retailrocket_scale(), CodesConfig.retailrocket_scale(),
-                          QuantizedCodesConfig(m=13)),
+                          QuantizedCodesConfig(m=16, codebook_storage="int8")),
 }
 
 
