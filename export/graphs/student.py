@@ -20,6 +20,8 @@ Two lowerings of the scoring:
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -76,10 +78,25 @@ class ExportQuantizedItems(nn.Module):
         self.rotation = None if rotation is None else StoredTensor(rotation.detach(), self.storage, use_kernel)
         self.register_buffer("codes_t", table.code_matrix().t().to(code_dtype(table.k)).contiguous())
         self.register_buffer("_offsets", (torch.arange(table.m) * table.k).view(-1, 1), persistent=False)
+        self._held: tuple[torch.Tensor, torch.Tensor | None] | None = None
+
+    @contextlib.contextmanager
+    def widened_once(self):
+        """Within the block, the codebooks and R are widened once and shared by every use (the
+        session's embeddings and the look-up table): one ``widen`` each per call, not two."""
+        self._held = (self.books(), None if self.rotation is None else self.rotation())
+        try:
+            yield
+        finally:
+            self._held = None
 
     def codebooks(self) -> torch.Tensor:
         """[M, K, d] float32."""
-        return self.books()
+        return self.books() if self._held is None else self._held[0]
+
+    def rotation_matrix(self) -> torch.Tensor:
+        """R [N, N] float32 (only when the table has one)."""
+        return self.rotation() if self._held is None else self._held[1]
 
     def code_matrix(self) -> torch.Tensor:
         return self.codes_t.t().long()
@@ -91,7 +108,7 @@ class ExportQuantizedItems(nn.Module):
         rows = nn.functional.embedding(flat.t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
         vec = rows.reshape(flat_ids.shape[0], -1)[:, : self.dim] if self.product else rows.sum(1)
         if self.rotation is not None:  # a 3-D bmm: XNNPACK takes it with a computed right-hand side
-            vec = torch.bmm(vec.view(1, -1, self.dim), self.rotation().view(1, self.dim, self.dim)).view(-1, self.dim)
+            vec = torch.bmm(vec.view(1, -1, self.dim), self.rotation_matrix().view(1, self.dim, self.dim)).view(-1, self.dim)
         vec = vec * (flat_ids != 0).unsqueeze(-1).to(vec.dtype)
         return vec.reshape(*ids.shape, self.dim)
 
@@ -106,7 +123,7 @@ class ExportQuantizedItems(nn.Module):
         """t [M, K] for theta [N] (rotated first: theta' = R theta)."""
         books = self.codebooks()
         if self.rotation is not None:
-            theta = torch.bmm(self.rotation().view(1, self.dim, self.dim), theta.view(1, self.dim, 1)).view(self.dim)
+            theta = torch.bmm(self.rotation_matrix().view(1, self.dim, self.dim), theta.view(1, self.dim, 1)).view(self.dim)
         if not self.product:
             return (books.reshape(-1, self.dim) @ theta).view(self.m, self.k)
         t = theta if not self.pad else torch.cat([theta, theta.new_zeros(self.pad)])
@@ -181,6 +198,12 @@ class CodeStudentGraph(InferenceGraph):
         return values, indices + 1
 
     def forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.quantized:
+            with self.model.items.widened_once():
+                return self._forward(items, lengths)
+        return self._forward(items, lengths)
+
+    def _forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         items, lengths = self.sanitize(items, lengths)
         theta = self.theta(items, lengths)  # [N]
         if self.use_kernel and self.quantized:
