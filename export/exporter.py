@@ -78,8 +78,3 @@ def length_dim(graph: InferenceGraph):
 
     return Dim("session_length", min=1, max=graph.options.max_len)
 
-
-def get_exporter(name: str) -> Exporter:
-    import export.formats  # noqa: F401 - registers every format
-
-    return EXPORTERS.get(name)()

@@ -20,8 +20,9 @@ from typing import Sequence
 import torch
 
 from export.contract import contract_of
-from export.exporter import get_exporter
-from export.graphs.base import GraphOptions, Kernels, build_graph
+from export.formats import get_exporter
+from export.graphs.base import GraphOptions, Kernels
+from export.graphs.build import build_graph
 from export.parity import ParityResult, check_parity, require_parity
 from toolchain import __version__
 from toolchain.atomic import atomic_write_json

@@ -52,7 +52,8 @@ def tiny_exports(tmp_path_factory: pytest.TempPathFactory):
     from pathlib import Path
 
     import toolchain.models  # noqa: F401 - registers the models
-    from export.graphs.base import GraphOptions, build_graph
+    from export.graphs.base import GraphOptions
+    from export.graphs.build import build_graph
     from export.parity import random_sessions
     from export.pipeline import FORMATS, export_model
     from toolchain.models.base import MODELS

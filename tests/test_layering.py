@@ -109,3 +109,64 @@ def test_nothing_in_the_house_imports_the_entry_point():
                                            ("odtool.cli.demo", 4), ("odtoolx", None), ("android_harness", 2)])
 def test_floor_of(module, floor):
     assert floor_of(module) == floor
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the house modules it imports (anywhere in the file; a package import counts
+    as its ``__init__``, ``from a import b`` as ``a.b`` when that is a module)."""
+    mods = {module_name(p): p for p in house_files()}
+
+    def resolve(target: str) -> str | None:
+        parts = target.split(".")
+        return next((".".join(parts[:i]) for i in range(len(parts), 0, -1) if ".".join(parts[:i]) in mods), None)
+
+    return {m: {r for _, t in imports(p) if (r := resolve(t)) not in (None, m)} for m, p in mods.items()}
+
+
+def circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan, iterative)."""
+    index, low, stack, on, found, counter = {}, {}, [], set(), [], 0
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = counter
+                    counter += 1
+                    stack.append(w)
+                    on.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                group = []
+                while True:
+                    w = stack.pop()
+                    on.discard(w)
+                    group.append(w)
+                    if w == v:
+                        break
+                if len(group) > 1:
+                    found.append(sorted(group))
+    return found
+
+
+def test_no_import_circles():
+    assert circles(import_graph()) == []
+
+
+def test_circles_are_found():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
+    assert circles(graph) == [["a", "b", "c"]]

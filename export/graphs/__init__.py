@@ -8,6 +8,7 @@ Every graph has the same signature, whatever the model:
 items) are treated as padding. ``build_graph`` picks the graph for a model.
 """
 
-from export.graphs.base import GraphOptions, InferenceGraph, build_graph
+from export.graphs.base import GraphOptions, InferenceGraph
+from export.graphs.build import build_graph
 
 __all__ = ["GraphOptions", "InferenceGraph", "build_graph"]

@@ -15,13 +15,13 @@ Inputs of every exported graph (``.pte``, ``.ptl``, ``.onnx``) and of the eager 
 Outputs: ``(scores float32 [k], indices int64 [k])``, indices in 1..|V|, best first.
 
 * A session longer than max_len keeps its most recent max_len items: the caller trims it
-  (``android_harness.session_contract.trim_recent``, used by the session-file writer and
+  (``toolchain.session_contract.trim_recent``, used by the session-file writer and
   :func:`export.contract.session_tensors`; ``toolchain.data.batching.pad_batch`` does the
   same for training). Nothing trims silently further down.
 * Refused with a clear error before the model runs, by every odtool reader of every
   format: length 0 (an empty session has no recommendation), a negative length, a length
   over L, and L over max_len. The ONNX graph cannot raise, so the refusal lives outside the
-  graphs in one shared place, ``android_harness.session_contract``: the python loaders
+  graphs in one shared place, ``toolchain.session_contract``: the python loaders
   (``Exporter.load``, used by the parity check), the parity check's eager side, the Python
   runners and the session-file reader/writer call it; the native runner (runner.cpp)
   implements the same rules.
@@ -132,22 +132,3 @@ class ScoreAllGraph(InferenceGraph):
         scores = mask_padding(self.model.items.score(self.theta(items, lengths).unsqueeze(0)))
         values, indices = torch.topk(scores[0], self.options.top_k)
         return values, indices
-
-
-def build_graph(model: SessionRecommender, options: GraphOptions) -> InferenceGraph:
-    """The inference graph for ``model``: LUT scoring for code students, else score-all."""
-    options.check(model.items.n_items)
-    from export.graphs.stored_weights import store_encoder
-    from export.graphs.student import CodeStudentGraph, is_code_student
-
-    model = model.eval()
-    if is_code_student(model):
-        graph: InferenceGraph = CodeStudentGraph(model, options)
-    else:
-        if options.encoder_storage != "fp32":
-            import copy
-
-            model = copy.deepcopy(model)
-        graph = ScoreAllGraph(model, options)
-    store_encoder(graph.model, options.encoder_storage, options.kernels == Kernels.odtool)
-    return graph.eval()

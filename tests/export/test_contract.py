@@ -10,7 +10,7 @@ import torch
 
 from toolchain import session_contract as rules
 from export.contract import InputContract, contract_of, session_tensors
-from export.exporter import get_exporter
+from export.formats import get_exporter
 from export.parity import check_parity
 from export.pipeline import FORMATS
 from toolchain.errors import ArtifactError, UsageError

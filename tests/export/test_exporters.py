@@ -9,8 +9,9 @@ import pytest
 import torch
 
 import toolchain.models  # noqa: F401 - registers the models
-from export.exporter import get_exporter
-from export.graphs.base import GraphOptions, build_graph
+from export.formats import get_exporter
+from export.graphs.base import GraphOptions
+from export.graphs.build import build_graph
 from export.parity import check_parity, random_sessions, require_parity
 from export.pipeline import FORMATS, export_model
 from toolchain.errors import ExportError, UsageError

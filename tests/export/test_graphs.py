@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from export.graphs.base import GraphOptions, Kernels, build_graph
+from export.graphs.base import GraphOptions, Kernels
+from export.graphs.build import build_graph
 from export.graphs.sasrec_fast import FastSASRecEncoder
 from export.parity import random_sessions
 from toolchain.compression.frozen_codes import FrozenCodesTable

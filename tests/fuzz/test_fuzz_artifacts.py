@@ -137,7 +137,7 @@ def exports(artifacts, tmp_path_factory):
 
 @given(data=st.data(), suffix=st.sampled_from([".pte", ".ptl", ".onnx"]))
 def test_tampered_exports_are_refused_before_they_run(exports, data, suffix):
-    from export.exporter import get_exporter
+    from export.formats import get_exporter
 
     fmt = {".pte": "executorch", ".ptl": "torchscript", ".onnx": "onnx"}[suffix]
     with tempfile.TemporaryDirectory() as tmp:
