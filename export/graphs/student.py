@@ -69,9 +69,13 @@ class ExportQuantizedItems(nn.Module):
         super().__init__()
         if use_kernel:
             from export.kernels import ops  # noqa: F401 - registers torch.ops.odtool
+        table = table.deployed_form()  # an elastic table exports as the plain cut it folds to
         self.n_items, self.dim, self.m, self.k = table.n_items, table.dim, table.m, table.k
-        self.product, self.sub = table.product, table.sub
-        self.pad = table.m * table.sub - table.dim if table.product else 0
+        self.product, self.nested, self.sub, self.subspaces = table.product, table.nested, table.sub, table.subspaces
+        self.pad = table.pad if (table.product or table.nested) else 0
+        self.stages = -(-table.m // table.subspaces)
+        if self.nested:  # which subspace of theta' each column reads
+            self.register_buffer("_column_subspace", (torch.arange(table.m) % table.subspaces), persistent=False)
         self.storage = table.config.codebook_storage
         self.books = StoredTensor(table.stored_codebooks().detach(), self.storage, use_kernel)
         rotation = table.stored_rotation()
@@ -106,7 +110,15 @@ class ExportQuantizedItems(nn.Module):
         flat_ids = ids.reshape(-1)
         flat = torch.index_select(self.codes_t, 1, flat_ids).long() + self._offsets  # [M, n]
         rows = nn.functional.embedding(flat.t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
-        vec = rows.reshape(flat_ids.shape[0], -1)[:, : self.dim] if self.product else rows.sum(1)
+        if self.product:
+            vec = rows.reshape(flat_ids.shape[0], -1)[:, : self.dim]
+        elif self.nested:  # [n, stages, S, d] summed over the stages
+            short = self.stages * self.subspaces - self.m
+            if short:
+                rows = torch.cat([rows, rows.new_zeros(rows.shape[0], short, self.sub)], 1)
+            vec = rows.view(-1, self.stages, self.subspaces, self.sub).sum(1).reshape(flat_ids.shape[0], -1)[:, : self.dim]
+        else:
+            vec = rows.sum(1)
         if self.rotation is not None:  # a 3-D bmm: XNNPACK takes it with a computed right-hand side
             vec = torch.bmm(vec.view(1, -1, self.dim), self.rotation_matrix().view(1, self.dim, self.dim)).view(-1, self.dim)
         vec = vec * (flat_ids != 0).unsqueeze(-1).to(vec.dtype)
@@ -124,10 +136,12 @@ class ExportQuantizedItems(nn.Module):
         books = self.codebooks()
         if self.rotation is not None:
             theta = torch.bmm(self.rotation_matrix().view(1, self.dim, self.dim), theta.view(1, self.dim, 1)).view(self.dim)
-        if not self.product:
+        if not (self.product or self.nested):
             return (books.reshape(-1, self.dim) @ theta).view(self.m, self.k)
         t = theta if not self.pad else torch.cat([theta, theta.new_zeros(self.pad)])
-        return torch.bmm(books, t.view(self.m, self.sub, 1)).view(self.m, self.k)
+        if self.nested:  # column m reads theta's subspace m mod S
+            t = torch.index_select(t.view(self.subspaces, self.sub), 0, self._column_subspace)
+        return torch.bmm(books, t.reshape(self.m, self.sub, 1)).view(self.m, self.k)
 
 
 def codebook_groups(m: int, k: int) -> list[list[int]]:

@@ -144,6 +144,7 @@ class Recipe(str, Enum):
 class Structure(str, Enum):
     product = "product"
     residual = "residual"
+    nested = "nested"
 
 
 @app.command("student")
@@ -160,7 +161,12 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
             ratio: Optional[float] = typer.Option(
                 None, "--ratio", help="Deployable: budget = the teacher's deployed bytes / RATIO, e.g. 30."),
             structure: Optional[Structure] = typer.Option(
-                None, "--structure", help="Deployable codes: product (subspaces) or residual. (default product)"),
+                None, "--structure", help="Deployable codes: product (subspaces), residual, or nested "
+                "(residual product codes whose every prefix is a table). (default product)"),
+            elastic: bool = typer.Option(
+                False, "--elastic", help="One student for every budget: nested codes, every prefix trained "
+                "(each step draws a cut); --budget / --ratio size the largest cut (default 1/10 of the teacher). "
+                "Then odtool freeze RUN --budget or --budgets cuts it."),
             encoder_dtype: Optional[FloatStorage] = typer.Option(
                 None, "--encoder-dtype", help="How the artifact stores the encoder's matrices (weight-only). "
                 "(default: int8 for deployable, fp32 for paper)"),
@@ -202,6 +208,8 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
 
       odtool train student --teacher runs/teacher --out runs/student --budget 750KiB
 
+      odtool train student --teacher runs/teacher --out runs/elastic --elastic --ratio 10
+
       odtool train student --teacher runs/teacher --out runs/paper --recipe paper --M 4 --K 32
 
       odtool train student ... --recipe paper --M 4 --K 256 --sampled-codes    # large K on a CPU
@@ -218,7 +226,7 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
     if structure is not None and recipe != Recipe.deployable:
         raise UsageError("--structure is for the deployable recipe")
     run_training("student", p, deploy=Deploy(recipe.value, parse_size(budget) if budget else None, ratio,
-                                             encoder_dtype))
+                                             encoder_dtype, elastic))
 
 
 @app.command("odrec")

@@ -22,12 +22,14 @@ CASES = [  # (structure, M, K, codebook storage, encoder storage, metric)
     ("product", 3, 16, "fp16", "int8", "sessions"),
     ("product", 4, 8, "int8", "fp32", "sessions"),
     ("residual", 2, 8, "fp32", "fp16", "euclidean"),
+    ("nested", 5, 8, "int8", "int8", "sessions"),  # S = 3 (d = 6, 2 padded dims): one partial stage
 ]
 
 
 def _artifact(tmp_path, structure, m, k, books, encoder, metric):
     torch.manual_seed(0)
-    cfg = QuantizedCodesConfig(m=m, k=k, structure=structure, codebook_storage=books, kmeans_iters=5, metric=metric)
+    cfg = QuantizedCodesConfig(m=m, k=k, structure=structure, codebook_storage=books, kmeans_iters=5, metric=metric,
+                               subspaces=3)
     model_cfg = SASRecConfig.tiny()
     model = SASRec(N_ITEMS, model_cfg, items=QuantizedCodesTable(N_ITEMS, model_cfg.dim, cfg))
     x = torch.randn(N_ITEMS + 1, model_cfg.dim) * 0.3

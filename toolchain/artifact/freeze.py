@@ -72,7 +72,7 @@ def artifact_parts(model: SessionRecommender, options: FreezeOptions = FreezeOpt
     """Every part the device needs to run ``model`` (eval mode), in memory: item table + encoder."""
     model = model.eval()
     w = BundleWriter()
-    table = model.items
+    table = model.items.deployed_form()
     if isinstance(table, QuantizedCodesTable):
         _add_codes(w, _np(table.code_matrix()), table.k, options.packed)
         storage = FloatStorage(table.config.codebook_storage)

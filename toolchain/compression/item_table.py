@@ -37,6 +37,17 @@ class ItemTable(nn.Module, ABC):
         """Extra training terms the representation needs (e.g. L_mse for codes)."""
         return {}
 
+    def before_step(self) -> None:
+        """Called before every training step (an elastic table draws its cut here)."""
+
+    def validation_cuts(self) -> list[int]:
+        """Smaller forms of the table validated beside it each epoch (elastic tables' cuts)."""
+        return []
+
+    def deployed_form(self) -> ItemTable:
+        """The table as an artifact stores it (an elastic table: its cut in use, folded)."""
+        return self
+
     @abstractmethod
     def storage_bytes(self) -> int:
         """Bytes this representation needs on a device (the compression-ratio numerator)."""

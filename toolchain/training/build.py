@@ -9,6 +9,7 @@ resolved rank is written to the run's config so the run rebuilds exactly.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,11 @@ class Deploy:
     budget: int | None = None
     ratio: float | None = None
     encoder_storage: FloatStorage | None = None  # None: int8 for the deployable recipe, else fp32
+    elastic: bool = False  # one run for every budget: nested codes, every prefix trained (freeze cuts)
+
+
+#: An elastic run's largest cut, unless --budget / --ratio say otherwise: 1/10 of the teacher
+ELASTIC_RATIO = 10.0
 
 
 PAPER_ONLY_TABLE_KEYS = ("eta", "mixup", "straight_through", "temperature", "sampled", "fit_steps",
@@ -72,8 +78,16 @@ def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, pre
              deploy: Deploy = Deploy()) -> RunSpec:
     """Resolve preset < config file < flags into a validated spec (see :mod:`.spec`)."""
     file, flags = file or {}, flags or {}
-    if kind != "student" and (deploy.budget is not None or deploy.ratio is not None):
-        raise UsageError(f"--budget and --ratio size students; a {kind} run has no budget")
+    if kind != "student" and (deploy.budget is not None or deploy.ratio is not None or deploy.elastic):
+        raise UsageError(f"--budget, --ratio and --elastic size students; a {kind} run has no budget")
+    if deploy.elastic:
+        if deploy.recipe != "deployable":
+            raise UsageError("--elastic trains the deployable recipe's nested codes", hint="drop --recipe paper")
+        flags = {**flags, "item_table": {**flags.get("item_table", {}), "structure": "nested", "elastic": True}}
+        if deploy.budget is None and deploy.ratio is None:
+            deploy = dataclasses.replace(deploy, ratio=ELASTIC_RATIO)
+            info(f"elastic: the largest cut is sized to 1/{ELASTIC_RATIO:g} of the teacher's bytes "
+                 "(--budget / --ratio to change it); odtool freeze --budget cuts it smaller")
     layers = lambda s: (file.get(s), flags.get(s))  # noqa: E731
     teacher = None
     if kind in BASELINES or kind == "teacher":

@@ -108,6 +108,7 @@ class DistillTask:
         if not self._synced or (phase == "distill" and self.pair.config.teacher_trains):
             self.pair.sync_teacher_embeddings(refresh_codes=False)  # eval() refreshes the codes
             self._synced = True
+        self.pair.student.items.before_step()  # an elastic table draws the step's cut
 
     def before_eval(self) -> None:
         self.pair.sync_teacher_embeddings()

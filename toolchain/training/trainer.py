@@ -83,9 +83,9 @@ class Trainer:
             t0 = time.perf_counter()
             valid = self._validate()
             eval_seconds = time.perf_counter() - t0
-            improved = valid[self.cfg.monitor] > self.best
+            improved = self._score(valid) > self.best
             if improved:
-                self.best, self.best_epoch, self.bad_epochs = valid[self.cfg.monitor], epoch, 0
+                self.best, self.best_epoch, self.bad_epochs = self._score(valid), epoch, 0
                 self._save_best(epoch, valid)
             else:
                 self.bad_epochs += 1
@@ -103,7 +103,7 @@ class Trainer:
         training never ships something worse on validation than where it started."""
         t0 = time.perf_counter()
         valid = self._validate()
-        self.best, self.best_epoch = valid[self.cfg.monitor], 0
+        self.best, self.best_epoch = self._score(valid), 0
         self._save_best(0, valid)
         self.run.append_metrics({"epoch": 0, "phase": "start", "valid": valid, "epoch_seconds": 0.0,
                                  "eval_seconds": time.perf_counter() - t0, "best": True})
@@ -152,11 +152,32 @@ class Trainer:
                                         hint="lower --lr, or raise --l2")
         return v
 
-    def _validate(self) -> dict[str, float]:
+    def _validate(self) -> dict[str, Any]:
+        """Metrics of the deployed form on the validation split; an elastic table's smaller cuts
+        are measured too, under "cuts" ({columns: metrics})."""
         self.task.before_eval()
         self.task.module.eval()
-        return evaluate(self.task.model, self.ds.valid, batch_size=self.cfg.eval_batch_size,
-                        max_len=self.cfg.max_len, device=self.device, description="validating")
+        model = self.task.model
+
+        def measure(what: str) -> dict[str, float]:
+            return evaluate(model, self.ds.valid, batch_size=self.cfg.eval_batch_size, max_len=self.cfg.max_len,
+                            device=self.device, description=f"validating{what}")
+
+        valid: dict[str, Any] = measure("")
+        cuts = model.items.validation_cuts()
+        if cuts:
+            per = {}
+            for cut in cuts:
+                with model.items.at_cut(cut):
+                    per[str(cut)] = measure(f" (cut {cut})")
+            valid["cuts"] = per
+        return valid
+
+    def _score(self, valid: dict[str, Any]) -> float:
+        """What early stopping and the best epoch follow: the monitored metric, averaged over
+        the whole table and its validated cuts for an elastic one (every cut must stay good)."""
+        values = [valid[self.cfg.monitor]] + [m[self.cfg.monitor] for m in valid.get("cuts", {}).values()]
+        return sum(values) / len(values)
 
     # ------------------------------------------------------------------ files
     def _save_best(self, epoch: int, valid: dict[str, float]) -> None:

@@ -1,0 +1,96 @@
+"""Nested (residual product) codes and elastic cuts: prefixes are tables, cuts fold exactly."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
+from toolchain.errors import ConfigError, InternalError
+
+N_ITEMS, DIM = 300, 12
+
+
+def _teacher_table(seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(N_ITEMS + 1, DIM, generator=g)
+    x[0] = 0
+    return x
+
+
+def _nested(m: int, elastic: bool = False, storage: str = "fp32", subspaces: int = 3, metric: str = "euclidean"):
+    cfg = QuantizedCodesConfig(m=m, k=16, structure="nested", subspaces=subspaces, elastic=elastic,
+                               codebook_storage=storage, metric=metric, kmeans_iters=8)
+    t = QuantizedCodesTable(N_ITEMS, DIM, cfg)
+    sessions = torch.randn(400, DIM, generator=torch.Generator().manual_seed(3)) if metric == "sessions" else None
+    err = t.assign_from(_teacher_table(), sessions=sessions)
+    return t, err
+
+
+def test_nested_prefixes_reconstruct_better_the_longer_they_are():
+    errs = [_nested(m)[1] for m in (3, 6, 9)]  # 1, 2 and 3 full stages of S = 3 subspaces
+    assert errs[2] < errs[1] < errs[0] < 1.0
+
+
+def test_the_first_columns_of_a_nested_table_are_the_shorter_table():
+    long, _ = _nested(7)
+    short, _ = _nested(4)  # k-means is deterministic per column: same seeds, same residuals
+    assert torch.equal(long.codes[:, :4], short.codes)
+    assert torch.equal(long.codebooks[:4], short.codebooks)
+
+
+@pytest.mark.parametrize("m,subspaces", [(5, 3), (6, 3), (2, 5)])  # a partial stage; whole stages; d padded
+def test_nested_lookup_table_scores_like_the_vectors(m, subspaces):
+    t, _ = _nested(m, subspaces=subspaces, metric="sessions")
+    t.eval()
+    theta = torch.randn(4, DIM)
+    assert torch.allclose(t.score(theta)[:, 1:], (theta @ t.all_embeddings().t())[:, 1:], atol=1e-5)
+    assert t.embed(torch.tensor([0])).abs().sum() == 0
+
+
+@pytest.mark.parametrize("storage", ["fp32", "fp16", "int8"])
+def test_a_cut_folds_to_a_plain_table_that_scores_as_the_cut_did(storage):
+    t, _ = _nested(6, elastic=True, storage=storage, metric="sessions")
+    with torch.no_grad():  # cut scales away from 1, as training leaves them
+        t.cut_scales.copy_(torch.rand(6, 6, generator=torch.Generator().manual_seed(1)) + 0.5)
+    t.eval()
+    theta = torch.randn(3, DIM)
+    for cut in (1, 4, 6):
+        with t.at_cut(cut):
+            want = t.score(theta)
+            stored = t.storage_bytes()
+        plain = t.cut_table(cut).eval()
+        assert not plain.elastic and plain.m == cut and plain.cut_scales is None
+        assert torch.allclose(plain.score(theta), want, atol=1e-5, rtol=1e-5)
+        assert plain.storage_bytes() == stored
+    assert t.cut == 6  # at_cut gives the table back whole
+
+
+def test_an_elastic_step_draws_its_cut_from_the_seeded_generator():
+    t, _ = _nested(6, elastic=True)
+    t.train()
+    torch.manual_seed(0)
+    first = [(t.before_step(), t.cut)[1] for _ in range(40)]
+    torch.manual_seed(0)
+    again = [(t.before_step(), t.cut)[1] for _ in range(40)]
+    assert first == again and set(first) == set(range(1, 7))
+    t.eval()
+    assert t.cut == 6 and t.validation_cuts() == [3]
+
+
+def test_a_training_step_at_a_cut_moves_only_that_cuts_scales():
+    t, _ = _nested(6, elastic=True)
+    t.train()
+    with t.at_cut(4):
+        t.score(torch.randn(2, DIM)).sum().backward()
+    grad = t.cut_scales.grad
+    assert grad[3, :4].abs().sum() > 0
+    assert grad[3, 4:].abs().sum() == 0 and grad[torch.arange(6) != 3].abs().sum() == 0
+
+
+def test_only_nested_tables_are_elastic_and_only_elastic_ones_cut():
+    with pytest.raises(ConfigError, match="elastic tables are nested"):
+        QuantizedCodesConfig(structure="product", elastic=True).validate()
+    plain, _ = _nested(6)
+    with pytest.raises(InternalError, match="only elastic"):
+        plain.set_cut(3)
