@@ -4,7 +4,8 @@ A profile gives the emulator what it shows the guest: the CPU (``proc/cpuinfo`` 
 ``sys/devices/system/cpu``: implementer, per-cluster part / variant / revision / clock,
 core counts, feature flags, the ``Hardware`` line), the memory limit, the default thread
 count and the QEMU CPU model. Adding a phone is adding a file; nothing in the code names
-a phone. Profiles are looked up by name in the package's ``profiles/`` directory and in
+a phone. ``model_budget`` (optional, e.g. ``"2MiB"``) is the memory the app gives the model
+on that phone: ``odtool freeze / export / size-check --profile NAME`` size against it. Profiles are looked up by name in the package's ``profiles/`` directory and in
 ``$ODTOOL_HOME/profiles/``, or loaded from an explicit path.
 
 Every problem in a file is reported at once, each naming the file and the field.
@@ -25,7 +26,8 @@ FORMAT_VERSION = 1
 BUILTIN_DIR = Path(__file__).with_name("profiles")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
-_TOP_KEYS = {"format_version", "name", "description", "soc", "memory_mb", "default_threads", "qemu_cpu", "cpu"}
+_TOP_KEYS = {"format_version", "name", "description", "soc", "memory_mb", "default_threads", "qemu_cpu", "cpu",
+             "model_budget"}
 _CPU_KEYS = {"hardware", "implementer", "architecture", "bogomips", "features", "clusters"}
 _CLUSTER_KEYS = {"name", "cores", "part", "variant", "revision", "max_freq_khz", "min_freq_khz"}
 
@@ -60,6 +62,14 @@ class Profile:
     features: tuple[str, ...]
     clusters: tuple[Cluster, ...]
     source: str
+    model_budget_bytes: int | None = None  # the bytes the model may take on this device (None: not set)
+
+    def require_model_budget(self) -> int:
+        """The profile's model budget in bytes; a clear error when the profile sets none."""
+        if self.model_budget_bytes is None:
+            raise UsageError(f"device profile '{self.name}' ({self.source}) sets no model_budget",
+                             hint='add e.g. "model_budget": "2MiB" to it, or pass --budget')
+        return self.model_budget_bytes
 
     @property
     def n_cpus(self) -> int:
@@ -123,6 +133,7 @@ def parse_profile(data: Any, *, source: str = "<profile>") -> Profile:
     qemu_cpu = _str(problems, data, "qemu_cpu")
     memory_mb = _int(problems, data, "memory_mb", lo=64, hi=1 << 20)
     threads = _int(problems, data, "default_threads", lo=1, hi=256)
+    model_budget = _size(problems, data, "model_budget")
     cpu = data.get("cpu")
     clusters: list[Cluster] = []
     hardware = bogomips = None
@@ -156,7 +167,25 @@ def parse_profile(data: Any, *, source: str = "<profile>") -> Profile:
         raise ConfigError(problems, source=source)
     return Profile(name=name, description=description, soc=soc, memory_mb=memory_mb, default_threads=threads,
                    qemu_cpu=qemu_cpu, hardware=hardware, implementer=implementer, architecture=architecture,
-                   bogomips=bogomips, features=tuple(features), clusters=tuple(clusters), source=source)
+                   bogomips=bogomips, features=tuple(features), clusters=tuple(clusters), source=source,
+                   model_budget_bytes=model_budget)
+
+
+def _size(problems: list[str], obj: dict, key: str) -> int | None:
+    """An optional byte size: an integer, or a string such as "2MiB" / "512KiB"."""
+    from toolchain.artifact.budget import parse_size
+
+    if key not in obj:
+        return None
+    v = obj[key]
+    try:
+        n = parse_size(v) if isinstance(v, (int, str)) and not isinstance(v, bool) else None
+    except UsageError:
+        n = None
+    if n is None or n < 1:
+        problems.append(f'{key}: expected a size such as "2MiB", "512KiB" or a byte count, got {v!r}')
+        return None
+    return n
 
 
 def _cluster(problems: list[str], c: Any, p: str) -> Cluster | None:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from toolchain.data.preprocess import PrepareOptions
     from toolchain.data.readers import ReadOptions
     from toolchain.data.synth import SynthConfig
-    from toolchain.stages import FrozenRun, RunsEvaluation
+    from toolchain.stages import FrozenFamily, FrozenRun, RunsEvaluation
 
 
 # ------------------------------------------------------------------------------------ data
@@ -82,19 +82,88 @@ def evaluate(runs: Sequence[str | Path], data: str | Path | None = None, split: 
 
 
 # --------------------------------------------------------------------- freeze, export
-def freeze(run: str | Path, out: str | Path, **options: Any) -> FrozenRun:
-    """Freeze a trained run into a checksummed artifact, measured before it appears (``odtool freeze``)."""
-    from toolchain.stages import freeze_run
+def freeze(run: str | Path, out: str | Path, *, budget: str | int | None = None,
+           budgets: Sequence[str | int] | None = None, **options: Any) -> FrozenRun | FrozenFamily:
+    """Freeze a trained run into a checksummed artifact, measured before it appears (``odtool freeze``).
 
-    return freeze_run(Path(run), Path(out), **options)
+    ``budget`` (e.g. "300KiB"): an elastic run is cut to the largest prefix that fits, any other
+    run must fit already. ``budgets``: an elastic run cut to each, written as a family directory."""
+    from toolchain.artifact.budget import parse_size
+    from toolchain.errors import UsageError
+    from toolchain.stages import freeze_family, freeze_run
+
+    if budgets is not None:
+        if budget is not None:
+            raise UsageError("give either --budget or --budgets, not both")
+        return freeze_family(Path(run), Path(out), [(str(b).strip(), parse_size(b)) for b in budgets], **options)
+    return freeze_run(Path(run), Path(out), budget=parse_size(budget) if budget is not None else None, **options)
 
 
-def export(artifact: str | Path, formats: Sequence[str], out: str | Path | None = None,
-           **options: Any) -> list[ExportResult]:
-    """Export a frozen artifact in each format, each checked against eager (``odtool export``)."""
+def profile_budget(profile: str | Path) -> int:
+    """The model budget in bytes of a device profile (name or .json path); an error if it sets none."""
+    from android_harness.device_profile import load_profile
+
+    return load_profile(profile).require_model_budget()
+
+
+def export(artifact: str | Path, formats: Sequence[str], out: str | Path | None = None, *,
+           profile: str | Path | None = None, **options: Any) -> list[ExportResult]:
+    """Export a frozen artifact in each format, each checked against eager (``odtool export``).
+
+    ``profile``: the device profile whose model budget the exports must fit. ``artifact`` may
+    then be a family (``odtool freeze --budgets``): its largest member whose exports fit is the
+    one exported (a member whose exported program comes out over the budget gives way to the
+    next smaller)."""
     from export.pipeline import export_artifact
+    from toolchain.artifact.budget import human
+    from toolchain.artifact.family import is_family, read_family
+    from toolchain.errors import BudgetExceededError, UsageError
+    from toolchain.progress import info
 
-    return export_artifact(Path(artifact), list(formats), Path(out) if out is not None else None, **options)
+    artifact = Path(artifact)
+    target = Path(out) if out is not None else None
+    if profile is None:
+        if is_family(artifact):
+            raise UsageError(f"{artifact} is a family of artifacts, one per budget: say which to export",
+                             hint=f"pass --profile NAME (its model budget picks one), or export {artifact}/<budget>")
+        return export_artifact(artifact, list(formats), target, **options)
+    budget = profile_budget(profile)
+    if not is_family(artifact):
+        results = export_artifact(artifact, list(formats), target, **options)
+        _require_exports_within(results, budget, profile)
+        return results
+    members = [m for m in read_family(artifact) if m.deployed_bytes <= budget][::-1]
+    if not members:
+        smallest = read_family(artifact)[0]
+        raise UsageError(f"no artifact of the family {artifact} fits profile {profile}'s model budget of "
+                         f"{human(budget)}: the smallest, {smallest.name}, takes {human(smallest.deployed_bytes)}",
+                         hint="freeze the run again with a smaller budget among --budgets")
+    # one file name whichever member fits: a member that comes out over is replaced by the next one
+    opts = {**options, "name": options.get("name") or artifact.resolve().name}
+    for i, member in enumerate(members):
+        info(f"profile {profile}: model budget {human(budget)} -> {member.name} "
+             f"({human(member.deployed_bytes)} of artifact parts)")
+        results = export_artifact(member.path, list(formats), target or artifact / "export",
+                                  **{**opts, "overwrite": opts.get("overwrite", False) or i > 0})
+        try:
+            _require_exports_within(results, budget, profile)
+            return results
+        except BudgetExceededError as e:
+            if i + 1 == len(members):
+                raise
+            info(f"  {e.message}; trying the next smaller member")
+    raise AssertionError("unreachable")
+
+
+def _require_exports_within(results: list[ExportResult], budget: int, profile: str | Path) -> None:
+    from toolchain.artifact.budget import human
+    from toolchain.errors import BudgetExceededError
+
+    over = [r for r in results if r.bytes > budget]
+    if over:
+        raise BudgetExceededError(", ".join(f"{Path(r.path).name} is {human(r.bytes)}" for r in over)
+                                  + f", over profile {profile}'s model budget of {human(budget)}",
+                                  hint="export a smaller artifact (an elastic run: freeze it with a smaller --budget)")
 
 
 # ------------------------------------------------------------------- bench, size gate
@@ -114,10 +183,16 @@ def bench(*, presets: Sequence[str] = (), artifacts: Sequence[str | Path] = (), 
 
 
 def size_check(paths: Sequence[str | Path], budget: str | int | None = None,
-               pyproject: str | Path | None = None) -> list[SizeCheck]:
-    """Each path verified and measured against ``budget``, else pyproject.toml's budgets (``odtool size-check``)."""
+               pyproject: str | Path | None = None, profile: str | Path | None = None) -> list[SizeCheck]:
+    """Each path verified and measured against ``budget``, or a device ``profile``'s model
+    budget, else pyproject.toml's budgets (``odtool size-check``)."""
     from toolchain.artifact.budget import check_sizes, parse_size
+    from toolchain.errors import UsageError
 
+    if profile is not None:
+        if budget is not None:
+            raise UsageError("give either --budget or --profile, not both")
+        return check_sizes([Path(p) for p in paths], profile_budget(profile), source=f"profile {profile}")
     return check_sizes([Path(p) for p in paths], parse_size(budget) if budget else None,
                        Path(pyproject) if pyproject is not None else None)
 

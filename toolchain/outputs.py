@@ -39,6 +39,7 @@ SELF_DESCRIBED = {
     "dataset": ("manifest.json", "odtool.dataset"),
     "artifact": ("manifest.json", "odtool.artifact"),
     "run": ("config.json", "odtool.run"),
+    "family": ("family.json", "odtool.family"),
 }
 MARKED = ("export", "bench", "demo")
 KINDS = (*SELF_DESCRIBED, *MARKED)

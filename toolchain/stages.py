@@ -81,38 +81,137 @@ class FrozenRun:
     kind: str
     bundle: Bundle
     metrics: dict[str, Any]  # {"split", "P@10", ...} of the frozen model; {} when not measured
+    cut: dict[str, Any] | None = None  # an elastic run's cut: {"columns", "of", "budget_bytes", "valid"}
+
+
+@dataclass
+class FrozenFamily:
+    """The artifacts ``odtool freeze --budgets`` wrote from one run: one per budget."""
+
+    path: Path
+    members: list[FrozenRun]
 
 
 def freeze_run(run: Path, out: Path, *, data: Path | None = None, packed: bool = False,
                codebook_dtype: FloatStorage = FloatStorage.fp32, encoder_dtype: FloatStorage | None = None,
-               eval_split: str = "test", overwrite: bool = False, allow_incomplete: bool = False) -> FrozenRun:
+               eval_split: str = "test", overwrite: bool = False, allow_incomplete: bool = False,
+               budget: int | None = None) -> FrozenRun:
     """Freeze a trained run into ``out``: staged, loaded back and measured on ``eval_split``
-    (test, valid or none) before it appears, the metrics written into its manifest."""
-    from toolchain.artifact.freeze import FreezeOptions, dataset_for_run, freeze_model
-    from toolchain.artifact.load import load_artifact
+    (test, valid or none) before it appears, the metrics written into its manifest.
+
+    With ``budget`` (bytes) an elastic run is cut to the largest prefix that fits (its
+    validation metrics measured and recorded); any other run must already fit."""
     from toolchain.atomic import atomic_dir
     from toolchain.outputs import writing
-    from toolchain.training.build import load_trained, require_same_dataset
-    from toolchain.training.run_dir import RunDir
 
-    if eval_split not in (*SPLITS, "none"):
-        raise UsageError(f"--eval-split {eval_split!r}: choose test, valid or none")
-    spec, model = load_trained(run, allow_incomplete=allow_incomplete)
-    ds = dataset_for_run(spec, data)
-    require_same_dataset(RunDir(run), spec.data, ds)
-    encoder = encoder_dtype or FloatStorage(spec.deploy.get("encoder_storage", "fp32"))
-    metrics: dict[str, Any] = {}
+    source = _FreezeSource.load(run, data, packed, codebook_dtype, encoder_dtype, eval_split, allow_incomplete)
     with writing(out, "artifact", overwrite=overwrite, inputs=[run, data]), atomic_dir(out) as staged:
         # the artifact is complete (frozen, loaded back, measured) before it appears under out
-        freeze_model(model, spec, ds.vocab, staged, FreezeOptions(packed, codebook_dtype, encoder),
-                     source={"run": str(run.resolve()), "dataset_sha256": ds.manifest.get("arrays_sha256")})
-        if eval_split != "none":
+        metrics, cut = source.freeze_into(staged, budget)
+    return FrozenRun(out, source.spec.kind, Bundle.load(out), metrics, cut)
+
+
+def freeze_family(run: Path, out: Path, budgets: Sequence[tuple[str, int]], *, data: Path | None = None,
+                  packed: bool = False, codebook_dtype: FloatStorage = FloatStorage.fp32,
+                  encoder_dtype: FloatStorage | None = None, eval_split: str = "test", overwrite: bool = False,
+                  allow_incomplete: bool = False) -> FrozenFamily:
+    """One elastic run cut to each of ``budgets`` ((label, bytes), e.g. ("300KiB", 307200)): a
+    directory ``out`` with one normal artifact per budget (``out/LABEL``) and ``family.json``
+    listing them, written whole (staged, then renamed)."""
+    from toolchain.artifact.family import FAMILY_FILE, write_family
+    from toolchain.atomic import atomic_dir
+    from toolchain.outputs import writing
+
+    if not budgets:
+        raise UsageError("--budgets needs at least one budget, e.g. --budgets 300KiB,1MiB")
+    labels = [label for label, _ in budgets]
+    if len(set(labels)) != len(labels):
+        raise UsageError(f"--budgets names a budget twice: {', '.join(labels)}")
+    source = _FreezeSource.load(run, data, packed, codebook_dtype, encoder_dtype, eval_split, allow_incomplete)
+    if not source.elastic:
+        raise UsageError(f"{run} is not an elastic run: it freezes to one size only",
+                         hint="train one with odtool train student --elastic, or freeze without --budgets")
+    members: list[dict[str, Any]] = []
+    with writing(out, "family", overwrite=overwrite, inputs=[run, data]), atomic_dir(out) as staged:
+        for label, budget in sorted(budgets, key=lambda b: b[1]):
+            metrics, cut = source.freeze_into(staged / label, budget)
+            bundle = Bundle.load(staged / label)
+            members.append({"name": label, "budget_bytes": budget, "deployed_bytes": bundle.manifest["deployed_bytes"],
+                            "cut": cut, "metrics": metrics})
+        write_family(staged, {"run": str(run.resolve()), "members": members})
+    info(f"wrote {len(members)} artifacts and {FAMILY_FILE} to {out}")
+    return FrozenFamily(out, [FrozenRun(out / m["name"], source.spec.kind, Bundle.load(out / m["name"]), m["metrics"],
+                                        m["cut"]) for m in members])
+
+
+@dataclass
+class _FreezeSource:
+    """A trained run, loaded once, that :meth:`freeze_into` writes out (whole, or cut to budgets)."""
+
+    run: Path
+    spec: Any
+    model: Any
+    ds: Any
+    options: Any
+    eval_split: str
+
+    @classmethod
+    def load(cls, run: Path, data: Path | None, packed: bool, codebook_dtype: FloatStorage,
+             encoder_dtype: FloatStorage | None, eval_split: str, allow_incomplete: bool) -> _FreezeSource:
+        from toolchain.artifact.freeze import FreezeOptions, dataset_for_run
+        from toolchain.training.build import load_trained, require_same_dataset
+        from toolchain.training.run_dir import RunDir
+
+        if eval_split not in (*SPLITS, "none"):
+            raise UsageError(f"--eval-split {eval_split!r}: choose test, valid or none")
+        spec, model = load_trained(run, allow_incomplete=allow_incomplete)
+        ds = dataset_for_run(spec, data)
+        require_same_dataset(RunDir(run), spec.data, ds)
+        encoder = encoder_dtype or FloatStorage(spec.deploy.get("encoder_storage", "fp32"))
+        return cls(run, spec, model, ds, FreezeOptions(packed, codebook_dtype, encoder), eval_split)
+
+    @property
+    def elastic(self) -> bool:
+        from toolchain.artifact.elastic import is_elastic
+
+        return is_elastic(self.model)
+
+    def freeze_into(self, staged: Path, budget: int | None) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """Freeze (an elastic run: the largest cut within ``budget``, the whole table without one)
+        into ``staged``; returns (metrics on the split asked for, the cut or None)."""
+        import dataclasses
+
+        from toolchain.artifact.budget import human
+        from toolchain.artifact.elastic import choose_cut, cut_model
+        from toolchain.artifact.freeze import deployed_bytes, freeze_model
+        from toolchain.artifact.load import load_artifact
+
+        model, spec, cut = self.model, self.spec, None
+        if self.elastic:
+            chosen = choose_cut(model, budget if budget is not None else 1 << 62, self.options)
+            model = cut_model(model, chosen.columns)
+            spec = dataclasses.replace(spec, item_table=model.items.config,
+                                       deploy={**spec.deploy, "budget_bytes": budget})
+            info(f"cut: {chosen.columns} of {chosen.of} code columns, {chosen.bytes:,} bytes ({human(chosen.bytes)})"
+                 + (f" within {budget:,}" if budget is not None else "") + "; measuring it on the valid split")
+            valid = evaluate(model, self.ds.valid, description=f"validating the {chosen.columns}-column cut")
+            cut = {"columns": chosen.columns, "of": chosen.of, "budget_bytes": budget, "valid": valid}
+        elif budget is not None:
+            got = deployed_bytes(model, self.options)["total"]
+            if got > budget:
+                raise UsageError(f"{self.run} freezes to {got:,} bytes ({human(got)}), over the budget of "
+                                 f"{budget:,} ({human(budget)}); it is not an elastic run, so it cannot be cut",
+                                 hint="train it with --budget, or an elastic run (--elastic) to cut at freeze time")
+        freeze_model(model, spec, self.ds.vocab, staged, self.options, cut=cut,
+                     source={"run": str(self.run.resolve()), "dataset_sha256": self.ds.manifest.get("arrays_sha256")})
+        metrics: dict[str, Any] = {}
+        if self.eval_split != "none":
             _, _, frozen = load_artifact(staged)
-            info(f"measuring the frozen model on the {eval_split} split")
-            metrics = {"split": eval_split, **evaluate(frozen, ds.split(eval_split))}
+            info(f"measuring the frozen model on the {self.eval_split} split")
+            metrics = {"split": self.eval_split, **evaluate(frozen, self.ds.split(self.eval_split))}
             manifest = json.loads((staged / "manifest.json").read_text())
             write_manifest(staged, {**manifest, "metrics": metrics})
-    return FrozenRun(out, spec.kind, Bundle.load(out), metrics)
+        return metrics, cut
 
 
 def student_ratio(run: Path) -> float:

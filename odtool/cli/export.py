@@ -25,7 +25,8 @@ class KernelChoice(str, Enum):
 
 
 def export_command(
-    artifact: Path = typer.Argument(..., help="A frozen artifact directory (odtool freeze ... --out DIR)."),
+    artifact: Path = typer.Argument(..., help="A frozen artifact directory (odtool freeze ... --out DIR), or with "
+                                    "--profile a family (odtool freeze ... --budgets)."),
     format: FormatChoice = typer.Option(Format.executorch.value, "--format", "-f",
                                        help=f"{', '.join(f.value for f in Format)} or all."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Output directory (default: ARTIFACT/export)."),
@@ -40,6 +41,9 @@ def export_command(
     sessions: int = typer.Option(64, min=1, help="Number of sessions in the parity check (at least 1: parity "
                                  "is never skipped)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace export files of the same name in --out."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="A device profile (name or .json) whose "
+                                          "model_budget every export must fit; given a family, the largest "
+                                          "member that fits is exported."),
     as_json: bool = typer.Option(False, "--json", help="Print the export reports as JSON."),
 ) -> None:
     """Export a frozen artifact and check each export against the eager model.
@@ -56,10 +60,12 @@ def export_command(
       odtool export artifacts/student --format all --out exports/
 
       odtool export artifacts/teacher --format onnx --top-k 10
+
+      odtool export artifacts/family --profile go-phone      # the member that fits the phone
     """
     formats = [f.value for f in Format] if format.value == "all" else [format.value]
     results = api.export(artifact, formats, out, name=name, max_len=max_len, top_k=top_k, kernels=kernels.value,
-                         data=data, sessions=sessions, overwrite=overwrite)
+                         data=data, sessions=sessions, overwrite=overwrite, profile=profile)
     show_exports(artifact, results, as_json)
 
 

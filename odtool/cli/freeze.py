@@ -13,6 +13,8 @@ from odtool.cli.common import print_json, stdout
 from toolchain.artifact.budget import human
 from toolchain.artifact.quantize import FloatStorage
 
+from toolchain.stages import FrozenFamily
+
 if TYPE_CHECKING:
     from toolchain.stages import FrozenRun
 
@@ -35,6 +37,12 @@ def freeze_command(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace the artifact already in --out."),
     allow_incomplete: bool = typer.Option(False, "--allow-incomplete",
                                           help="Freeze a run that never finished training (its best epoch so far)."),
+    budget: Optional[str] = typer.Option(
+        None, "--budget", "-b", help="Bytes the artifact may take, e.g. 300KiB: an elastic run (train "
+        "--elastic) is cut to the largest prefix that fits; any other run must fit already."),
+    budgets: Optional[str] = typer.Option(
+        None, "--budgets", help="Comma-separated budgets, e.g. 200KiB,500KiB,1MiB: an elastic run cut to "
+        "each, written as a family (OUT/<budget>/ artifacts + OUT/family.json)."),
     as_json: bool = typer.Option(False, "--json", help="Print the manifest summary as JSON."),
 ) -> None:
     """Freeze a run: code matrix + codebooks (students) or the model's own tensors, the encoder,
@@ -52,11 +60,38 @@ def freeze_command(
       odtool freeze runs/teacher --out artifacts/teacher-int8 --encoder-dtype int8
 
       odtool freeze runs/teacher --out artifacts/teacher
+
+      odtool freeze runs/elastic --out artifacts/small --budget 300KiB
+
+      odtool freeze runs/elastic --out artifacts/family --budgets 300KiB,600KiB,2MiB
     """
-    frozen = api.freeze(run, out, data=data, packed=packed, codebook_dtype=codebook_dtype,
-                        encoder_dtype=encoder_dtype, eval_split=evaluate_split, overwrite=overwrite,
-                        allow_incomplete=allow_incomplete)
-    show_frozen(frozen, as_json)
+    many = [b for b in budgets.split(",") if b.strip()] if budgets is not None else None
+    frozen = api.freeze(run, out, budget=budget, budgets=many, data=data, packed=packed,
+                        codebook_dtype=codebook_dtype, encoder_dtype=encoder_dtype, eval_split=evaluate_split,
+                        overwrite=overwrite, allow_incomplete=allow_incomplete)
+    if isinstance(frozen, FrozenFamily):
+        show_family(frozen, as_json)
+    else:
+        show_frozen(frozen, as_json)
+
+
+def show_family(family: FrozenFamily, as_json: bool = False) -> None:
+    """What ``odtool freeze --budgets`` prints: one row per artifact of the family (or JSON)."""
+    if as_json:
+        print_json({"family": str(family.path), "members": [
+            {"artifact": str(m.path), "deployed_bytes": m.bundle.manifest["deployed_bytes"], "cut": m.cut,
+             "metrics": m.metrics} for m in family.members]})
+        return
+    table = Table(title=f"artifact family {family.path}", title_justify="left")
+    for col in ("artifact", "budget", "bytes", "cut", "valid P@10", "valid NDCG@10", "P@10", "split"):
+        table.add_column(col, justify="left" if col in ("artifact", "split") else "right")
+    for m in family.members:
+        cut, valid = m.cut or {}, (m.cut or {}).get("valid", {})
+        table.add_row(m.path.name, human(cut["budget_bytes"]) if cut.get("budget_bytes") else "-",
+                      f"{m.bundle.manifest['deployed_bytes']:,}", f"{cut.get('columns')} of {cut.get('of')}",
+                      f"{100 * valid['P@10']:.2f}" if valid else "-", f"{100 * valid['NDCG@10']:.2f}" if valid else "-",
+                      f"{100 * m.metrics['P@10']:.2f}" if m.metrics else "-", m.metrics.get("split", "-"))
+    stdout.print(table)
 
 
 def show_frozen(frozen: FrozenRun, as_json: bool = False) -> None:
@@ -73,6 +108,12 @@ def show_frozen(frozen: FrozenRun, as_json: bool = False) -> None:
     for name, p in sorted(bundle.parts.items()):
         table.add_row(name, p["file"], f"{p['bytes']:,}", p["sha256"][:16])
     stdout.print(table)
+    if frozen.cut:
+        c, v = frozen.cut, frozen.cut["valid"]
+        stdout.print(f"elastic cut: {c['columns']} of {c['of']} code columns, "
+                     f"{bundle.manifest['deployed_bytes']:,} bytes"
+                     + (f" within {c['budget_bytes']:,}" if c.get("budget_bytes") else "")
+                     + f"; valid P@10 {100 * v['P@10']:.2f}, NDCG@10 {100 * v['NDCG@10']:.2f}")
     if metrics:
         stdout.print("frozen model, " + metrics["split"] + ": " +
                      ", ".join(f"{k} {100 * metrics[k]:.2f}" for k in ("P@10", "NDCG@10", "MRR@20")))

@@ -22,6 +22,8 @@ def size_check(
                                          help="Budget for every path, e.g. 2MiB (overrides pyproject)."),
     pyproject: Optional[Path] = typer.Option(None, help="pyproject.toml with [tool.odtool.size-budget] "
                                              "(default: the nearest one above the current directory)."),
+    profile: Optional[str] = typer.Option(None, "--profile", help="Gate against this device profile's "
+                                          "model_budget (name or .json), e.g. go-phone."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Check artifact sizes against budgets; exit 1 when any artifact is over.
@@ -42,8 +44,10 @@ def size_check(
       odtool size-check demo-out/export/student.pte --budget 1MiB
 
       odtool size-check demo-out/export/*.pte demo-out/export/*.onnx
+
+      odtool size-check exports/student.pte --profile go-phone
     """
-    checks = api.size_check(paths, budget, pyproject)
+    checks = api.size_check(paths, budget, pyproject, profile=profile)
     show_checks(checks, as_json)
     api.require_within_budget(checks)
 

@@ -108,8 +108,9 @@ class SizeCheck:
         return largest_parts(self.path, top)
 
 
-def check_sizes(paths: list[Path], budget: int | None = None, pyproject: Path | None = None) -> list[SizeCheck]:
-    """Size and budget of every path; ``budget`` (from --budget) overrides pyproject's."""
+def check_sizes(paths: list[Path], budget: int | None = None, pyproject: Path | None = None,
+                source: str = "--budget") -> list[SizeCheck]:
+    """Size and budget of every path; ``budget`` (from ``source``: --budget, a profile) overrides pyproject's."""
     rules: list[tuple[str, int]] = []
     root = Path.cwd()
     if budget is None:
@@ -123,7 +124,7 @@ def check_sizes(paths: list[Path], budget: int | None = None, pyproject: Path | 
             raise UsageError(f"{p}: no such file or directory")
         size, verified = verified_size(p)
         if budget is not None:
-            out.append(SizeCheck(p, size, budget, "--budget", verified))
+            out.append(SizeCheck(p, size, budget, source, verified))
             continue
         rel = _relative(p, root)
         match = next(((pat, b) for pat, b in rules

@@ -106,8 +106,9 @@ def deployed_bytes(model: SessionRecommender, options: FreezeOptions = FreezeOpt
 
 def freeze_model(model: SessionRecommender, spec: RunSpec, vocab: np.ndarray, out: Path,
                  options: FreezeOptions = FreezeOptions(), metrics: dict | None = None,
-                 source: dict | None = None) -> Path:
-    """Write ``model`` (eval mode) as an artifact directory at ``out``."""
+                 source: dict | None = None, cut: dict | None = None) -> Path:
+    """Write ``model`` (eval mode) as an artifact directory at ``out`` (``cut``: the elastic
+    run's cut it is, with its validation metrics, recorded in the manifest)."""
     model = model.eval()
     table = model.items
     if len(vocab) != table.n_items + 1:
@@ -125,6 +126,8 @@ def freeze_model(model: SessionRecommender, spec: RunSpec, vocab: np.ndarray, ou
         "metrics": metrics or {},
         "source": source or {},
     }
+    if cut is not None:
+        manifest["cut"] = cut
     return w.write(out, manifest)
 
 

@@ -259,9 +259,9 @@ class QuantizedCodesTable(ItemTable):
             self.cut = int(torch.randint(1, self.m + 1, ()))
 
     def train(self, mode: bool = True) -> QuantizedCodesTable:
+        if self.training and not mode:
+            self.cut = self.m  # leaving training: the whole table, until a cut is asked for
         super().train(mode)
-        if not mode:
-            self.cut = self.m  # eval mode is the whole table unless a cut is asked for
         return self
 
     def deployed_form(self) -> QuantizedCodesTable:

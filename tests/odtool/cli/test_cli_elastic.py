@@ -1,0 +1,158 @@
+"""One elastic run, every budget: freeze --budget / --budgets cut it, export / size-check --profile use a
+device's model budget (issue "One student for every memory budget")."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from odtool.cli.main import app
+from toolchain.artifact.bundle import Bundle
+
+runner = CliRunner()
+K, SUBSPACES = 4, 2  # 2-bit columns over 2 subspaces: capacity binds on tiny data, so cuts rank
+
+
+@pytest.fixture(scope="module")
+def elastic_run(tmp_path_factory):
+    """A seeded tiny elastic student (and its data and teacher) whose table has 8 columns."""
+    from toolchain.data.pipeline import synth_dataset
+    from toolchain.data.synth import SynthConfig
+    from toolchain.training.build import Deploy
+    from toolchain.training.lifecycle import train_run
+
+    root = tmp_path_factory.mktemp("elastic")
+    synth_dataset(SynthConfig(n_items=400, n_sessions=2500, seed=1), root / "data")
+    train_run("teacher", root / "teacher", data=root / "data", preset="tiny", flags={"train": {"epochs": 3}})
+    table = {"k": K, "subspaces": SUBSPACES, "m": 8}
+    train_run("student", root / "elastic", data=root / "data", preset="tiny", teacher=root / "teacher",
+              flags={"train": {"epochs": 2}, "item_table": table}, deploy=Deploy(elastic=True, budget=1 << 30))
+    return root
+
+
+def _freeze(*args: str) -> tuple[int, str]:
+    r = runner.invoke(app, ["freeze", *args])
+    return r.exit_code, r.output
+
+
+def _cut_bytes(run) -> list[int]:
+    """Deployed bytes of each cut 1..M of the run (what a budget is compared with)."""
+    from toolchain.artifact.elastic import cut_bytes
+    from toolchain.artifact.freeze import FreezeOptions
+    from toolchain.artifact.quantize import FloatStorage
+    from toolchain.training.build import load_trained
+
+    _, model = load_trained(run)
+    opts = FreezeOptions(encoder_storage=FloatStorage.int8)
+    return [cut_bytes(model, c, opts) for c in range(1, model.items.m + 1)]
+
+
+def test_every_cut_fits_its_budget_byte_exactly_and_a_byte_less_gives_the_cut_below(elastic_run, tmp_path):
+    sizes = _cut_bytes(elastic_run / "elastic")
+    assert sizes == sorted(set(sizes))  # every column costs bytes
+    for cut in (1, 5, 8):
+        code, out = _freeze(str(elastic_run / "elastic"), "--out", str(tmp_path / f"c{cut}"),
+                            "--budget", str(sizes[cut - 1]), "--eval-split", "none")
+        assert code == 0, out
+        m = Bundle.load(tmp_path / f"c{cut}").manifest
+        assert m["deployed_bytes"] == sizes[cut - 1]
+        assert m["cut"]["columns"] == cut and m["cut"]["of"] == 8 and "P@10" in m["cut"]["valid"]
+        spec = m["model"]["spec"]["item_table"]
+        assert spec["m"] == cut and spec["elastic"] is False and spec["structure"] == "nested"
+    code, _ = _freeze(str(elastic_run / "elastic"), "--out", str(tmp_path / "below"), "--budget",
+                      str(sizes[4] - 1), "--eval-split", "none")
+    assert code == 0 and Bundle.load(tmp_path / "below").manifest["cut"]["columns"] == 4
+
+
+def test_a_budget_below_the_smallest_cut_names_it(elastic_run, tmp_path):
+    smallest = _cut_bytes(elastic_run / "elastic")[0]
+    code, out = _freeze(str(elastic_run / "elastic"), "--out", str(tmp_path / "x"), "--budget", str(smallest - 1))
+    assert code != 0 and "below this run's smallest cut" in out and f"{smallest:,} bytes" in out
+    assert "Traceback" not in out and not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_a_family_of_cuts_is_nested_and_every_member_exports_with_parity(elastic_run, tmp_path):
+    sizes = _cut_bytes(elastic_run / "elastic")
+    budgets = [sizes[c - 1] for c in (1, 2, 4, 8)]
+    fam = tmp_path / "family"
+    code, out = _freeze(str(elastic_run / "elastic"), "--out", str(fam), "--budgets",
+                        ",".join(map(str, budgets)), "--eval-split", "none")
+    assert code == 0, out
+    doc = json.loads((fam / "family.json").read_text())
+    members = doc["members"]
+    assert [m["cut"]["columns"] for m in members] == [1, 2, 4, 8]
+    assert [m["deployed_bytes"] for m in members] == budgets
+    ndcg = [m["cut"]["valid"]["NDCG@10"] for m in members]
+    assert all(small <= large + 0.02 for small, large in zip(ndcg, ndcg[1:])), ndcg  # 2 points: the noise
+    assert ndcg[-1] > ndcg[0] + 0.02, ndcg  # and a real gap from 2 bits to 16 bits per item
+    for m in members:
+        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
+                                "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
+        assert r.exit_code == 0, r.output
+        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
+
+
+def _profile(tmp_path, name: str, budget) -> str:
+    from android_harness.device_profile import BUILTIN_DIR
+
+    d = json.loads((BUILTIN_DIR / "go-phone.json").read_text())
+    d.update(name=name, model_budget=budget)
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(d))
+    return str(path)
+
+
+def test_profile_budgets_reach_export_and_size_check(elastic_run, tmp_path):
+    sizes = _cut_bytes(elastic_run / "elastic")
+    fam = tmp_path / "family"
+    code, out = _freeze(str(elastic_run / "elastic"), "--out", str(fam), "--budgets",
+                        f"{sizes[0]},{sizes[3]},{sizes[7]}", "--eval-split", "none")
+    assert code == 0, out
+    # a phone whose budget is exactly the 4-column member's .pte: the 8-column member fits by its
+    # artifact's parts but not once exported (the program rides along), so it gives way
+    first = runner.invoke(app, ["export", str(fam / str(sizes[3])), "--out", str(tmp_path / "probe"),
+                                "--sessions", "4", "--json"])
+    assert first.exit_code == 0, first.output
+    pte_bytes = json.loads(first.stdout)[0]["bytes"]
+    phone = _profile(tmp_path, "phone", pte_bytes)
+    r = runner.invoke(app, ["export", str(fam), "--profile", phone, "--out", str(tmp_path / "x"), "--sessions", "4",
+                            "--json"])
+    assert r.exit_code == 0, r.output
+    (rep,) = json.loads(r.stdout)
+    pte = tmp_path / "x" / "family.pte"
+    report = json.loads((tmp_path / "x" / "family.pte.report.json").read_text())
+    assert report["model"]["artifact"].endswith(f"/{sizes[3]}") and rep["bytes"] == pte_bytes
+    ok = runner.invoke(app, ["size-check", str(pte), "--profile", phone, "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)[0]["budget_source"] == f"profile {phone}"
+    watch = _profile(tmp_path, "watch", pte_bytes - 1)
+    over = runner.invoke(app, ["size-check", str(pte), "--profile", watch])
+    assert over.exit_code == 1 and "over budget" in over.output
+    none = _profile(tmp_path, "nothing", 10)
+    r = runner.invoke(app, ["export", str(fam), "--profile", none, "--out", str(tmp_path / "y")])
+    assert r.exit_code != 0 and "no artifact of the family" in r.output and "Traceback" not in r.output
+
+
+def test_a_profile_without_a_budget_and_a_family_without_a_choice_are_clear_errors(elastic_run, tmp_path):
+    fam = tmp_path / "family"
+    assert _freeze(str(elastic_run / "elastic"), "--out", str(fam), "--budgets", "1MiB", "--eval-split", "none")[0] == 0
+    from android_harness.device_profile import BUILTIN_DIR
+
+    plain = json.loads((BUILTIN_DIR / "go-phone.json").read_text())
+    plain.pop("model_budget")
+    plain["name"] = "nobudget"
+    (tmp_path / "nobudget.json").write_text(json.dumps(plain))
+    r = runner.invoke(app, ["size-check", str(fam / "1MiB"), "--profile", str(tmp_path / "nobudget.json")])
+    assert r.exit_code != 0 and "sets no model_budget" in r.output
+    r = runner.invoke(app, ["export", str(fam)])
+    assert r.exit_code != 0 and "family of artifacts" in r.output and "--profile" in r.output
+
+
+def test_budgets_need_an_elastic_run(trained_tiny, tmp_path):
+    code, out = _freeze(str(trained_tiny["deployable"]), "--out", str(tmp_path / "f"), "--budgets", "1MiB")
+    assert code != 0 and "not an elastic run" in out and "--elastic" in out
+    code, out = _freeze(str(trained_tiny["deployable"]), "--out", str(tmp_path / "g"), "--budget", "1KiB")
+    assert code != 0 and "it is not an elastic run, so it cannot be cut" in out

@@ -1,0 +1,65 @@
+"""Cutting an elastic student to a byte budget at freeze time (one run, any budget).
+
+An elastic student's table is nested codes whose every prefix was trained
+(:mod:`toolchain.compression.quantized_codes`); a cut keeps its first c code columns, with the
+cut's own scales folded into the codebooks, and is an ordinary student: it freezes, exports and
+is size-gated like any other. :func:`choose_cut` finds the largest cut whose artifact fits a
+budget, counting bytes exactly as :func:`toolchain.artifact.freeze.deployed_bytes` does.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+from toolchain.artifact.budget import human
+from toolchain.artifact.freeze import FreezeOptions, deployed_bytes
+from toolchain.errors import UsageError
+from toolchain.models.base import SessionRecommender
+
+
+@dataclass(frozen=True)
+class Cut:
+    """The chosen prefix: ``columns`` of the run's ``of``, and the artifact's bytes at it."""
+
+    columns: int
+    of: int
+    bytes: int
+
+
+def is_elastic(model: SessionRecommender) -> bool:
+    """Whether the model's item table can be cut (an elastic nested-codes table)."""
+    return bool(getattr(model.items, "elastic", False))
+
+
+def cut_model(model: SessionRecommender, columns: int) -> SessionRecommender:
+    """A copy of ``model`` (eval mode) whose table is the plain ``columns``-column cut."""
+    out = copy.deepcopy(model).eval()
+    out.items = model.items.cut_table(columns).eval()
+    return out
+
+
+def cut_bytes(model: SessionRecommender, columns: int, options: FreezeOptions) -> int:
+    """Deployed bytes of the ``columns``-column cut frozen with ``options``."""
+    with model.items.at_cut(columns):
+        return deployed_bytes(model, options)["total"]
+
+
+def choose_cut(model: SessionRecommender, budget: int, options: FreezeOptions) -> Cut:
+    """The largest cut of an elastic ``model`` whose artifact fits ``budget`` bytes.
+
+    A budget below the one-column cut is a :class:`UsageError` naming that smallest cut."""
+    top = model.items.m
+    smallest = cut_bytes(model, 1, options)
+    if smallest > budget:
+        raise UsageError(f"the budget of {budget:,} bytes ({human(budget)}) is below this run's smallest cut: "
+                         f"{smallest:,} bytes ({human(smallest)}) with 1 of its {top} code columns",
+                         hint=f"raise the budget to at least {human(smallest)}")
+    lo, hi = 1, top  # invariant: cut lo fits; bytes grow with the columns
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if cut_bytes(model, mid, options) <= budget:
+            lo = mid
+        else:
+            hi = mid - 1
+    return Cut(lo, top, cut_bytes(model, lo, options))

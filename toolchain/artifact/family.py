@@ -1,0 +1,80 @@
+"""Artifact families: one elastic run frozen at several budgets (``odtool freeze --budgets``).
+
+A family is a directory holding one normal artifact per budget (``FAMILY/<label>/``, each
+checksummed, exportable and size-gated on its own) and ``family.json``, which lists them with
+their budget, bytes, cut and validation metrics. :func:`member_within` picks the member for a
+byte budget (a device profile's): the largest that fits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from toolchain.artifact.budget import human
+from toolchain.atomic import atomic_write_json
+from toolchain.errors import ArtifactError, UsageError
+
+FAMILY_FILE = "family.json"
+SCHEMA = "odtool.family"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class Member:
+    """One artifact of a family."""
+
+    name: str
+    path: Path
+    budget_bytes: int
+    deployed_bytes: int
+    cut: dict[str, Any] | None
+
+
+def is_family(path: str | Path) -> bool:
+    """Whether ``path`` is a family directory (it holds ``family.json``)."""
+    return (Path(path) / FAMILY_FILE).is_file()
+
+
+def write_family(directory: Path, content: dict[str, Any]) -> None:
+    """Write ``family.json`` into ``directory`` (atomically)."""
+    from toolchain import __version__
+
+    atomic_write_json(directory / FAMILY_FILE, {"schema": SCHEMA, "version": VERSION,
+                                                "created_by": f"odtool {__version__}", **content})
+
+
+def read_family(path: str | Path) -> list[Member]:
+    """The members of the family at ``path``, smallest first; a clear error if the file is not one."""
+    path = Path(path)
+    f = path / FAMILY_FILE
+    try:
+        doc = json.loads(f.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ArtifactError(f"{f}: not a readable artifact family ({e})",
+                            hint="write it again with odtool freeze RUN --budgets ...") from None
+    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
+        raise ArtifactError(f"{f}: not an artifact family (schema {doc.get('schema') if isinstance(doc, dict) else None!r})")
+    if doc.get("version") != VERSION:
+        raise ArtifactError(f"{f}: family version {doc.get('version')!r}, this odtool reads {VERSION}",
+                            hint="write it again with this odtool: odtool freeze RUN --budgets ...")
+    try:
+        members = [Member(str(m["name"]), path / str(m["name"]), int(m["budget_bytes"]), int(m["deployed_bytes"]),
+                          m.get("cut")) for m in doc["members"]]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ArtifactError(f"{f}: a member entry is malformed ({type(e).__name__}: {e})") from None
+    return sorted(members, key=lambda m: (m.deployed_bytes, m.name))
+
+
+def member_within(path: str | Path, budget: int) -> Member:
+    """The family's largest member whose artifact fits ``budget`` bytes."""
+    members = read_family(path)
+    fitting = [m for m in members if m.deployed_bytes <= budget]
+    if not fitting:
+        smallest = members[0] if members else None
+        raise UsageError(f"no artifact of the family {path} fits {budget:,} bytes ({human(budget)})"
+                         + (f": its smallest, {smallest.name}, takes {smallest.deployed_bytes:,} bytes" if smallest else ""),
+                         hint="freeze the run again with a smaller budget among --budgets")
+    return fitting[-1]
