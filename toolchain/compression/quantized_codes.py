@@ -25,7 +25,9 @@ then kept; only the codebooks (and the encoder around them) train. Two structure
 budget", after PEEL): one run trains every prefix. Each training step draws a cut c in 1..M
 (uniformly, from torch's seeded generator, so a resumed run draws the same cuts) and the
 step sees only the first c columns, each scaled by the cut's own factor ``cut_scales[c-1, m]``
-(M x M floats, the cut's small private parameters). :meth:`cut_table` folds a cut's scales
+(M x M floats, the cut's small private parameters); with ``cut_rotations`` each cut also has its
+own correction of R (R_c = R + delta_c, N x N per cut in the run, one R in each artifact as
+before: the cut's scoring space adapts to how coarse its codes are). :meth:`cut_table` folds a cut's scales
 into its codebooks and returns a plain nested table of c columns: the artifact of a cut is an
 ordinary student, byte for byte what the training step at that cut saw.
 
@@ -99,6 +101,7 @@ class QuantizedCodesConfig(Config):
     metric: str = "sessions"
     subspaces: int = 4
     elastic: bool = False
+    cut_rotations: bool = False
 
     def problems(self) -> list[str]:
         problems: list[str] = []
@@ -113,6 +116,9 @@ class QuantizedCodesConfig(Config):
             problems.append(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
         if self.subspaces < 1:
             problems.append(f"subspaces must be >= 1, got {self.subspaces}")
+        if self.cut_rotations and not (self.elastic and self.metric == "sessions"):
+            problems.append("cut_rotations gives each cut of an elastic, score-aware table its own R: "
+                            "set elastic=true and metric=sessions")
         if self.elastic and self.structure != "nested":
             problems.append(f"elastic tables are nested (prefixes of the code columns), got structure "
                             f"{self.structure!r}: set structure=nested")
@@ -150,6 +156,8 @@ class QuantizedCodesTable(ItemTable):
         self.register_buffer("codes", torch.zeros(n_items + 1, c.m, dtype=torch.long))  # [|V|+1, M]
         self.rotation = nn.Parameter(torch.eye(dim)) if c.metric == "sessions" else None  # R [N, N]
         self.cut_scales = nn.Parameter(torch.ones(c.m, c.m)) if c.elastic else None  # row c-1: cut c's
+        # cut c's own correction of R (cut_rotations): R_c = R + cut_rotation_deltas[c-1]
+        self.cut_rotation_deltas = nn.Parameter(torch.zeros(c.m, dim, dim)) if c.cut_rotations else None
         self.cut = c.m  # columns in use (elastic tables: drawn per training step, M in eval mode)
         self.register_buffer("_offsets", torch.arange(c.m) * c.k, persistent=False)
         self.register_buffer("_column_subspace", torch.arange(c.m) % self.subspaces, persistent=False)
@@ -206,6 +214,8 @@ class QuantizedCodesTable(ItemTable):
         self.codes.copy_(codes.to(self.codes.device))
         if self.cut_scales is not None:
             self.cut_scales.fill_(1.0)
+        if self.cut_rotation_deltas is not None:
+            self.cut_rotation_deltas.zero_()
         err = self.embed(torch.arange(1, self.n_items + 1, device=self.codes.device)).cpu() - rows
         return float(((err @ metric) * err).sum() / ((rows @ metric) * rows).sum().clamp_min(1e-12))
 
@@ -268,18 +278,19 @@ class QuantizedCodesTable(ItemTable):
         return self.cut_table() if self.elastic else self
 
     def validation_cuts(self) -> list[int]:
-        """Cuts validated beside the whole table each epoch (elastic: S, 2S, 4S, ... below M)."""
+        """Cuts validated beside the whole table each epoch (elastic: S, 4S, 16S, ... below M:
+        validation costs grow with the columns scored, so the grid is sparse)."""
         if not self.elastic:
             return []
         cuts, c = [], self.subspaces
         while c < self.m:
             cuts.append(c)
-            c *= 2
+            c *= 4
         return cuts
 
     def cut_config(self, cut: int) -> QuantizedCodesConfig:
         """The plain (not elastic) config of a ``cut``-column prefix."""
-        return self.config.replace(m=cut, elastic=False)
+        return self.config.replace(m=cut, elastic=False, cut_rotations=False)
 
     @torch.no_grad()
     def cut_table(self, cut: int | None = None) -> QuantizedCodesTable:
@@ -294,12 +305,19 @@ class QuantizedCodesTable(ItemTable):
             table.codebooks.copy_(books)
             table.codes.copy_(self.codes[:, :cut])
         if self.rotation is not None:
-            table.rotation.copy_(self.rotation)
+            with self.at_cut(cut):
+                table.rotation.copy_(self._rotation_in_use())
         return table.train(self.training)
 
     def stored_rotation(self) -> torch.Tensor | None:
         """R [N, N] as the artifact stores it (None for euclidean codes)."""
-        return None if self.rotation is None else fake_storage(self.rotation, self.config.codebook_storage)
+        return None if self.rotation is None else fake_storage(self._rotation_in_use(), self.config.codebook_storage)
+
+    def _rotation_in_use(self) -> torch.Tensor:
+        """R, plus the cut's own correction when each cut has one."""
+        if self.cut_rotation_deltas is None:
+            return self.rotation
+        return self.rotation + self.cut_rotation_deltas[self.cut - 1]
 
     # ------------------------------------------------------------------ ItemTable interface
     def embed(self, ids: torch.Tensor) -> torch.Tensor:

@@ -18,9 +18,10 @@ def _teacher_table(seed: int = 0) -> torch.Tensor:
     return x
 
 
-def _nested(m: int, elastic: bool = False, storage: str = "fp32", subspaces: int = 3, metric: str = "euclidean"):
+def _nested(m: int, elastic: bool = False, storage: str = "fp32", subspaces: int = 3, metric: str = "euclidean",
+            rotations: bool = False):
     cfg = QuantizedCodesConfig(m=m, k=16, structure="nested", subspaces=subspaces, elastic=elastic,
-                               codebook_storage=storage, metric=metric, kmeans_iters=8)
+                               codebook_storage=storage, metric=metric, kmeans_iters=8, cut_rotations=rotations)
     t = QuantizedCodesTable(N_ITEMS, DIM, cfg)
     sessions = torch.randn(400, DIM, generator=torch.Generator().manual_seed(3)) if metric == "sessions" else None
     err = t.assign_from(_teacher_table(), sessions=sessions)
@@ -48,11 +49,14 @@ def test_nested_lookup_table_scores_like_the_vectors(m, subspaces):
     assert t.embed(torch.tensor([0])).abs().sum() == 0
 
 
-@pytest.mark.parametrize("storage", ["fp32", "fp16", "int8"])
-def test_a_cut_folds_to_a_plain_table_that_scores_as_the_cut_did(storage):
-    t, _ = _nested(6, elastic=True, storage=storage, metric="sessions")
-    with torch.no_grad():  # cut scales away from 1, as training leaves them
-        t.cut_scales.copy_(torch.rand(6, 6, generator=torch.Generator().manual_seed(1)) + 0.5)
+@pytest.mark.parametrize("storage,rotations", [("fp32", False), ("fp16", True), ("int8", False), ("int8", True)])
+def test_a_cut_folds_to_a_plain_table_that_scores_as_the_cut_did(storage, rotations):
+    t, _ = _nested(6, elastic=True, storage=storage, metric="sessions", rotations=rotations)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # cut parameters away from their start, as training leaves them
+        t.cut_scales.copy_(torch.rand(6, 6, generator=g) + 0.5)
+        if rotations:
+            t.cut_rotation_deltas.copy_(torch.randn(6, DIM, DIM, generator=g) * 0.1)
     t.eval()
     theta = torch.randn(3, DIM)
     for cut in (1, 4, 6):
@@ -76,16 +80,18 @@ def test_an_elastic_step_draws_its_cut_from_the_seeded_generator():
     assert first == again and set(first) == set(range(1, 7))
     t.eval()
     assert t.cut == 6 and t.validation_cuts() == [3]
+    assert _nested(40, elastic=True)[0].validation_cuts() == [3, 12]
 
 
-def test_a_training_step_at_a_cut_moves_only_that_cuts_scales():
-    t, _ = _nested(6, elastic=True)
+def test_a_training_step_at_a_cut_moves_only_that_cuts_parameters():
+    t, _ = _nested(6, elastic=True, metric="sessions", rotations=True)
     t.train()
     with t.at_cut(4):
         t.score(torch.randn(2, DIM)).sum().backward()
-    grad = t.cut_scales.grad
-    assert grad[3, :4].abs().sum() > 0
-    assert grad[3, 4:].abs().sum() == 0 and grad[torch.arange(6) != 3].abs().sum() == 0
+    grad, rot = t.cut_scales.grad, t.cut_rotation_deltas.grad
+    assert grad[3, :4].abs().sum() > 0 and rot[3].abs().sum() > 0
+    others = torch.arange(6) != 3
+    assert grad[3, 4:].abs().sum() == 0 and grad[others].abs().sum() == 0 and rot[others].abs().sum() == 0
 
 
 def test_only_nested_tables_are_elastic_and_only_elastic_ones_cut():
