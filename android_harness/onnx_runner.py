@@ -62,6 +62,7 @@ EXIT_USAGE, EXIT_INPUT, EXIT_LOAD, EXIT_EXEC, EXIT_WRITE = 2, 3, 4, 5, 6
 
 
 def die(code, msg):
+    """Print ``msg`` as an error on stderr and exit with ``code``."""
     sys.stderr.write("%s: error: %s\n" % (os.path.basename(sys.argv[0] or "runner"), msg))
     sys.exit(code)
 
@@ -167,6 +168,7 @@ def cpu_description():
 
 
 def memory():
+    """Peak memory in kB: VmHWM and VmPeak from /proc/self/status (-1 when unreadable) and ru_maxrss."""
     status = {}
     try:
         with open("/proc/self/status") as f:
@@ -181,6 +183,7 @@ def memory():
 
 
 def warn(msg):
+    """Print ``msg`` as a warning on stderr."""
     sys.stderr.write("%s: warning: %s\n" % (os.path.basename(sys.argv[0] or "runner"), msg))
 
 
@@ -294,6 +297,7 @@ def bench(backend_cls, args):
 
 
 def parse_args(argv):
+    """Parse and check the runner's flags; exits 2 on a usage error, 4 when the model file is missing."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", required=True)
     p.add_argument("--input", required=True)
@@ -319,6 +323,7 @@ def parse_args(argv):
 
 
 def main(argv=None, backend_cls=OnnxBackend):
+    """Run the benchmark and write its JSON to --output or stdout; returns 0, exits 6 if it cannot write."""
     args = parse_args(sys.argv[1:] if argv is None else argv)
     text = json.dumps(bench(backend_cls, args), indent=2) + "\n"
     if not args.output:

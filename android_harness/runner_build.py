@@ -83,15 +83,18 @@ def source_hash(source_dir: Path = SOURCE_DIR) -> str:
 
 
 def runner_tag(spec: RunnerSpec, source_dir: Path = SOURCE_DIR) -> str:
+    """The build key ``<arch>-<executorch version>-<source hash12>`` that names a runner's cache dir."""
     version = re.sub(r"[^A-Za-z0-9.+_-]", "_", spec.executorch_version)
     return f"{spec.arch}-{version}-{source_hash(source_dir)[:12]}"
 
 
 def host_cache_dir() -> Path:
+    """Where host runners are cached: ``runners/`` in odtool's home."""
     return odtool_home() / "runners"
 
 
 def runner_path(spec: RunnerSpec, cache_dir: Path, source_dir: Path = SOURCE_DIR) -> Path:
+    """Where the runner binary for ``spec`` lives (once built) under ``cache_dir``."""
     return cache_dir / runner_tag(spec, source_dir) / BINARY
 
 

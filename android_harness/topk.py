@@ -27,6 +27,7 @@ DEFAULT_TOL = 1e-5
 
 @dataclass(frozen=True)
 class SessionMismatch:
+    """One session whose top-k differs beyond near-ties: the first differing rank, why, both lists."""
     session: int
     rank: int                    # first rank where the indices differ
     reason: str
@@ -61,6 +62,7 @@ class TopKComparison:
 
 
 def close(a: float, b: float, tol: float) -> bool:
+    """Whether ``a`` and ``b`` agree within ``tol``: absolute for magnitudes up to 1, relative above."""
     return abs(a - b) <= tol * max(1.0, abs(a), abs(b))
 
 

@@ -30,6 +30,7 @@ ATOL = 1e-6
 
 @dataclass
 class Mismatch:
+    """One top-k position where the export disagrees with eager: both items, their scores, the error."""
     session: int
     position: int
     eager_item: int
@@ -41,6 +42,7 @@ class Mismatch:
 
 @dataclass
 class ParityResult:
+    """One format's parity outcome: ok, max relative score error, tie swaps, first mismatches."""
     format: str
     sessions: int
     ok: bool

@@ -37,6 +37,7 @@ FORMATS = tuple(f.value for f in Format)  # in export order
 
 @dataclass
 class ExportResult:
+    """One format's export: file, size, sha256, export time, parity, graph info, versions, warnings."""
     format: str
     path: str
     bytes: int
@@ -143,4 +144,5 @@ def trimmed(sessions: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> list[tuple
 
 
 def read_report(path: Path) -> dict:
+    """The ``<path>.report.json`` written beside an export, as a dict."""
     return json.loads(Path(str(path) + ".report.json").read_text())

@@ -61,11 +61,13 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(target: str | Path, data: bytes) -> None:
+    """Write ``data`` to ``target`` atomically (a temp file beside it, then a rename)."""
     with atomic_path(target) as tmp:
         tmp.write_bytes(data)
 
 
 def atomic_write_text(target: str | Path, text: str) -> None:
+    """Write ``text`` to ``target`` as UTF-8, atomically."""
     atomic_write_bytes(target, text.encode("utf-8"))
 
 

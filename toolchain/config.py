@@ -26,6 +26,7 @@ C = TypeVar("C", bound="Config")
 
 @dataclasses.dataclass
 class Config:
+    """Base of the typed configs: checked on creation, with versioned to_dict / from_dict / load_json."""
     KIND: ClassVar[str] = "config"
     VERSION: ClassVar[int] = 1
 
@@ -125,11 +126,13 @@ def _is_a(value: Any, allowed: tuple[type, ...]) -> bool:
 
 
 def check_positive(problems: list[str], **values: float) -> None:
+    """Append to ``problems`` a message for each keyword value that is not > 0."""
     for name, v in values.items():
         if not v > 0:
             problems.append(f"{name} must be > 0, got {v}")
 
 
 def check_range(problems: list[str], name: str, value: float, lo: float, hi: float) -> None:
+    """Append to ``problems`` a message when ``value`` lies outside [lo, hi]."""
     if not lo <= value <= hi:
         problems.append(f"{name} must be in [{lo}, {hi}], got {value}")

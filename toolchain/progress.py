@@ -26,6 +26,7 @@ stderr_console = Console(stderr=True)
 
 
 def set_quiet(quiet: bool) -> None:
+    """Turn progress bars and notes off (True) or back on (False)."""
     _state["quiet"] = quiet
 
 
@@ -41,6 +42,7 @@ def muted() -> Iterator[None]:
 
 
 def is_quiet() -> bool:
+    """Whether progress output is off: by ``set_quiet`` / ``$ODTOOL_QUIET``, and always under pytest."""
     return _state["quiet"] or "pytest" in sys.modules
 
 

@@ -130,6 +130,7 @@ def _pte_contract(path):
 
 # ---------------------------------------------------------------- the file's checksum
 def sha256_file(path):
+    """The hex SHA-256 of the file at ``path``, read in 1 MiB chunks."""
     h = hashlib.sha256()
     with open(str(path), "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -138,6 +139,7 @@ def sha256_file(path):
 
 
 def report_path(path):
+    """The path of the export report beside ``path`` (``<path>.report.json``), as a string."""
     return str(path) + REPORT_SUFFIX
 
 

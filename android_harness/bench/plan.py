@@ -19,6 +19,7 @@ FORMATS = tuple(f.value for f in Format)
 
 @dataclass(frozen=True)
 class Row:
+    """One bench row: a preset to build the models at, or a directory of frozen artifacts."""
     label: str
     preset: str | None = None  # build models at this scale
     artifacts: Path | None = None  # or load frozen artifacts from here
@@ -37,6 +38,7 @@ def rows_for(presets: list[str] | tuple[str, ...] = (), artifacts: list[Path] | 
 
 @dataclass
 class BenchPlan:
+    """The settings of one ``odtool bench`` run (device, rows, models, formats, timing); checked on creation."""
     device: str = "host"
     profile: str = "pixel2"
     rows: list[Row] = field(default_factory=list)

@@ -26,6 +26,7 @@ def _cell(cells: list[Cell], row: str, model: str, fmt: str) -> Cell | None:
 
 
 def speedup(cells: list[Cell], row: str, fmt: str, other: str) -> float | None:
+    """How many times faster the student ran than ``other`` for this row and format; None if either failed."""
     s, o = _cell(cells, row, "student", fmt), _cell(cells, row, other, fmt)
     if s and o and s.ok and o.ok and s.seconds_per_100:
         return o.seconds_per_100 / s.seconds_per_100
@@ -33,6 +34,7 @@ def speedup(cells: list[Cell], row: str, fmt: str, other: str) -> float | None:
 
 
 def markdown(plan: BenchPlan, cells: list[Cell], device: dict, command: str) -> str:
+    """The bench report in Markdown: Table 5 per format, then sizes, memory, host agreement, failures."""
     rows = [r.label for r in plan.rows]
     emulated = any(c.emulated for c in cells)
     lines = [f"# odtool bench: {plan.device}" + (f" ({plan.profile}, emulated)" if emulated else ""), "",

@@ -20,6 +20,7 @@ from toolchain.progress import info
 
 @dataclass
 class Cell:
+    """One (row, model, format) measurement: size, timings, memory, agreement with the host, or the error."""
     row: str
     model: str
     format: str
@@ -67,6 +68,7 @@ def _model_for(row: Row, kind: str):
 
 
 def run_plan(plan: BenchPlan) -> list[Cell]:
+    """Export every model of every row and run each export on the plan's device; one Cell per combination."""
     from android_harness.device_profile import load_profile
     from android_harness.devices import DEVICES
     from android_harness.topk import compare_topk

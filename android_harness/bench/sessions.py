@@ -17,6 +17,7 @@ from android_harness.inputs import write_sessions
 
 
 def session_lengths(count: int, max_len: int, data: str | Path | None = None, seed: int = 0) -> np.ndarray:
+    """``count`` session lengths drawn from a dataset's test split, capped at ``max_len``."""
     from toolchain.data.pipeline import load_dataset
 
     ds = load_dataset(data)
@@ -35,5 +36,6 @@ def padded_sessions(n_items: int, lengths: np.ndarray, max_len: int, seed: int =
 
 def write_bench_sessions(path: Path, n_items: int, count: int, max_len: int, data: str | Path | None = None,
                          seed: int = 0) -> Path:
+    """Write ``count`` padded bench sessions (real lengths, uniform items) to ``path``; returns it."""
     items, lengths = padded_sessions(n_items, session_lengths(count, max_len, data, seed), max_len, seed + 1)
     return write_sessions(path, items, lengths)

@@ -39,6 +39,7 @@ RUNNER_README = "README.md, section 'Running on a phone (adb)'"
 
 @dataclass(frozen=True)
 class AdbDeviceInfo:
+    """One device line of ``adb devices``: its serial and state."""
     serial: str
     state: str  # device | offline | unauthorized | no permissions ...
 
@@ -57,11 +58,13 @@ def parse_devices(text: str) -> list[AdbDeviceInfo]:
 
 
 def default_runner() -> Path:
+    """The Android runner: ``$ODTOOL_ANDROID_RUNNER``, else ``android/odt_runner`` in odtool's home."""
     env = os.environ.get("ODTOOL_ANDROID_RUNNER")
     return Path(env).expanduser() if env else odtool_home() / "android" / "odt_runner"
 
 
 class AdbDevice(Device):
+    """A phone or Android emulator reached with ``adb``; runs ``.pte`` files with the Android runner."""
     name = "adb"
     formats = frozenset({ArtifactFormat.executorch})
 

@@ -24,6 +24,7 @@ SCRIPTS = {ArtifactFormat.onnx: Path(__file__).parent.parent / "onnx_runner.py",
 
 
 def host_cpu_name() -> str:
+    """This machine's CPU model name from /proc/cpuinfo, else what ``platform`` reports."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -34,6 +35,7 @@ def host_cpu_name() -> str:
 
 
 class HostDevice(Device):
+    """This machine as a device: .pte in the native runner, .onnx and .ptl in the Python runners."""
     name = "host"
 
     def __init__(self, profile: Profile | None = None, *, runner_cache: Path | None = None,

@@ -27,12 +27,14 @@ APT_TIMEOUT_S = 900
 
 @dataclass(frozen=True)
 class DebFile:
+    """One .deb that apt would download: its URL, file name and size in bytes."""
     url: str
     filename: str
     size: int
 
 
 def apt_options(layout: EmulatorLayout) -> list[str]:
+    """apt-get options for arm64 with private lists and cache under the layout's apt directory."""
     d = layout.apt_dir
     return ["-oAPT::Architecture=arm64", "-oAPT::Architectures=arm64",
             f"-oDir::State::Lists={d / 'lists'}", f"-oDir::Cache={d / 'cache'}",
@@ -64,6 +66,7 @@ def update_lists(layout: EmulatorLayout) -> None:
 
 
 def have_lists(layout: EmulatorLayout) -> bool:
+    """Whether the private arm64 package lists have been fetched."""
     lists = layout.apt_dir / "lists"
     return lists.is_dir() and any(p.name.endswith("_Packages") or "_Packages." in p.name for p in lists.iterdir())
 
@@ -84,6 +87,7 @@ def plan(layout: EmulatorLayout, packages: tuple[str, ...] = PACKAGES) -> list[D
 
 
 def missing_debs(layout: EmulatorLayout, files: list[DebFile]) -> list[DebFile]:
+    """The planned .debs not yet in the layout's debs directory."""
     return [f for f in files if not (layout.debs / f.filename).is_file()]
 
 
@@ -98,6 +102,7 @@ def local_debs(layout: EmulatorLayout) -> list[Path]:
 
 
 def download(layout: EmulatorLayout, packages: tuple[str, ...] = PACKAGES) -> None:
+    """``apt-get download`` the arm64 ``packages`` into the layout's debs directory."""
     layout.debs.mkdir(parents=True, exist_ok=True)
     _apt(layout, ["download", *packages], cwd=layout.debs)
 

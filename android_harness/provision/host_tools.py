@@ -32,10 +32,12 @@ def tool_paths() -> dict[str, str | None]:
 
 
 def missing_tools() -> list[str]:
+    """The needed host executables (QEMU user mode, cross compiler, CMake) not on PATH."""
     return [exe for exe in HOST_TOOLS if shutil.which(exe) is None]
 
 
 def check_debian() -> None:
+    """Raise DeviceError unless apt-get and dpkg are on PATH (a Debian-based host)."""
     absent = [t for t in DEBIAN_TOOLS if shutil.which(t) is None]
     if absent:
         raise DeviceError(f"{' and '.join(absent)} not found: the emulator is provisioned from Debian arm64 "

@@ -31,6 +31,7 @@ GUEST_SITE = "/opt/odt-site"
 
 
 def default_cache_dir() -> Path:
+    """The emulator cache: ``$ODTOOL_EMULATOR_CACHE``, else ``emulator/`` in odtool's home."""
     env = os.environ.get("ODTOOL_EMULATOR_CACHE")
     return Path(env).expanduser() if env else odtool_home() / "emulator"
 

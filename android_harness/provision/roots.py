@@ -25,6 +25,7 @@ _OWN = {"proc", "sys"}
 
 
 def tree_hash(profile: Profile) -> str:
+    """A 16-hex-digit hash of the profile's fake CPU tree, as recorded in a root's marker."""
     files = cpu_tree_files(profile)
     return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -34,6 +35,7 @@ def _entries(sysroot: Path) -> list[str]:
 
 
 def root_is_current(layout: EmulatorLayout, profile: Profile) -> bool:
+    """Whether the profile's guest root matches its CPU tree hash and the sysroot's current entries."""
     root = layout.profile_root(profile.name)
     try:
         marker = json.loads((root / MARKER).read_text())

@@ -29,6 +29,7 @@ from toolchain.progress import Task, info, progress
 
 @dataclass
 class SetupReport:
+    """What a setup run did: bytes downloaded, steps that changed, planned downloads, versions, time."""
     layout: EmulatorLayout
     profile: Profile
     downloaded_bytes: int = 0
@@ -40,6 +41,7 @@ class SetupReport:
 
 
 def human(n: int | None) -> str:
+    """A byte count as MB (from 0.1 MB) or kB, or 'size unknown' for None."""
     if n is None:
         return "size unknown"
     return f"{n / 1e6:.1f} MB" if n >= 1e5 else f"{n / 1e3:.0f} kB"

@@ -18,6 +18,7 @@ from toolchain.errors import OdtoolError
 
 @dataclass(frozen=True)
 class Row:
+    """One status line: a component, whether it is present and current, a detail, whether it is optional."""
     item: str
     ok: bool
     detail: str
@@ -25,6 +26,7 @@ class Row:
 
 
 def dir_size(path: Path) -> int:
+    """Total bytes of the regular files under ``path``, symlinks skipped."""
     total = 0
     for p in path.rglob("*"):
         if p.is_file() and not p.is_symlink():
@@ -92,4 +94,5 @@ def status(cache: str | Path | None = None, profile: str = "pixel2") -> tuple[Em
 
 
 def ready(rows: list[Row]) -> bool:
+    """Whether every non-optional row is ok."""
     return all(r.ok for r in rows if not r.optional)

@@ -44,6 +44,7 @@ TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 
 @dataclass(frozen=True)
 class Pin:
+    """A package pinned to an exact version (``name==version``)."""
     name: str
     version: str
 
@@ -53,6 +54,7 @@ class Pin:
 
 @dataclass(frozen=True)
 class WheelFile:
+    """One resolved wheel to fetch: package, file name, URL, and sha256 and size when known."""
     name: str
     filename: str
     url: str

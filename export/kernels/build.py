@@ -24,12 +24,14 @@ SOURCE = Path(__file__).with_name("odtool_kernels.cpp")
 
 
 def executorch_root() -> Path:
+    """The installed executorch package's directory."""
     import executorch
 
     return Path(list(executorch.__path__)[0])
 
 
 def executorch_version() -> str:
+    """The installed executorch's version string."""
     from executorch.version import __version__
 
     return __version__
@@ -43,6 +45,7 @@ def compile_flags(root: Path) -> list[str]:
 
 
 def library_path() -> Path:
+    """Where the compiled kernel library is cached, keyed by arch, executorch version and source hash."""
     digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
     tag = f"{platform.machine()}-{executorch_version()}-{digest}"
     return odtool_home() / "kernels" / tag / "libodtool_kernels.so"

@@ -37,16 +37,19 @@ class OdtoolGroup(TyperGroup):
 
 
 def new_app(help_text: str, **kw) -> typer.Typer:
+    """A Typer app with odtool's error-handling group, -h/--help, and no shell completion."""
     return typer.Typer(cls=OdtoolGroup, help=help_text, no_args_is_help=True,
                        rich_markup_mode="rich", pretty_exceptions_enable=False, add_completion=False,
                        context_settings={"help_option_names": ["-h", "--help"]}, **kw)
 
 
 def not_built(command: str, issue: int, what: str) -> None:
+    """Raise NotBuiltYetError saying which issue brings ``odtool <command>``."""
     raise NotBuiltYetError(f"`odtool {command}` is not built yet: it arrives with issue #{issue} ({what}).")
 
 
 def print_json(obj: Any) -> None:
+    """Write ``obj`` to stdout as indented, key-sorted JSON (numpy scalars as numbers, others as str)."""
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
 
 
@@ -57,6 +60,7 @@ def _json_default(o: Any) -> Any:
 
 
 def kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
+    """A two-column rich Table of key / formatted value rows, without a header."""
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("key", style="bold")
     table.add_column("value", justify="right")
@@ -66,6 +70,7 @@ def kv_table(title: str, rows: list[tuple[str, Any]]) -> Table:
 
 
 def fmt(v: Any) -> str:
+    """A value for a table: floats to 4 decimals (2, with separators, from 10), ints with separators."""
     if isinstance(v, float):
         return f"{v:.4f}" if abs(v) < 10 else f"{v:,.2f}"
     if isinstance(v, int):

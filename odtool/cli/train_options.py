@@ -12,12 +12,14 @@ import typer
 
 
 class Preset(str, Enum):
+    """The ``--preset`` choices: the paper's tmall and retailrocket settings, or tiny for tests."""
     tmall = "tmall"
     retailrocket = "retailrocket"
     tiny = "tiny"
 
 
 class Device(str, Enum):
+    """The ``--device`` choices: auto (CUDA when present), cpu or cuda."""
     auto = "auto"
     cpu = "cpu"
     cuda = "cuda"

@@ -14,6 +14,7 @@ import numpy as np
 
 
 class FloatStorage(str, Enum):
+    """How float parts are stored: fp32, fp16, or int8 with a per-row scale."""
     fp32 = "fp32"
     fp16 = "fp16"
     int8 = "int8"
@@ -33,6 +34,7 @@ def quantize(x: np.ndarray, storage: FloatStorage) -> dict[str, np.ndarray]:
 
 
 def dequantize(stored: dict[str, np.ndarray]) -> np.ndarray:
+    """The fp32 array back from what :func:`quantize` stored (int8 values times their row scales)."""
     values = stored["values"]
     if values.dtype == np.int8:
         return values.astype(np.float32) * stored["scales"]

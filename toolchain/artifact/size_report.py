@@ -22,6 +22,7 @@ def eq13_ratio(n_items: int, dim: int, m: int, k: int) -> float:
 
 @dataclass
 class Table1Row:
+    """One Table 1 row: units, Eq. 13 rate and bytes of a full |V| x N table vs its M x K codes form."""
     n_items: int
     dim: int
     m: int
@@ -59,4 +60,5 @@ class Table1Row:
 
 
 def table1(n_items: int, dim: int, ms: list[int], ks: list[int]) -> list[Table1Row]:
+    """A Table1Row for every (M, K) pair of ``ms`` x ``ks``, M varying slowest."""
     return [Table1Row(n_items, dim, m, k) for m in ms for k in ks]

@@ -39,6 +39,7 @@ SPLIT_METHODS = ("last-item", "time")
 
 @dataclass
 class PrepareOptions:
+    """Filtering and split settings for :func:`prepare`; invalid values raise one ConfigError."""
     min_item_count: int = 5
     min_session_length: int = 2
     split: str = "last-item"
@@ -68,6 +69,7 @@ class PrepareOptions:
 
 
 def prepare(raw: RawSessions | RawPairs, opts: PrepareOptions) -> SessionDataset:
+    """Turn raw sessions or raw pairs into a SessionDataset (see prepare_sessions / prepare_pairs)."""
     if isinstance(raw, RawPairs):
         return prepare_pairs(raw, opts)
     return prepare_sessions(raw, opts)
@@ -137,6 +139,7 @@ def _encode(sessions: Sequence[Sequence[str]], times: Sequence[float] | None) ->
 
 
 def prepare_sessions(raw: RawSessions, opts: PrepareOptions) -> SessionDataset:
+    """Filter short sessions and rare items, split train / valid / test, augment: a SessionDataset."""
     sessions, raw_ids = _encode(raw.sessions, raw.end_times)
     n_codes = len(raw_ids)
     steps: list[dict] = [_step("read", sessions)]
@@ -201,6 +204,7 @@ def prepare_sessions(raw: RawSessions, opts: PrepareOptions) -> SessionDataset:
 
 
 def prepare_pairs(raw: RawPairs, opts: PrepareOptions) -> SessionDataset:
+    """A SessionDataset from given (sequence, target) pairs: ids remapped, a seeded valid share, no filters."""
     all_ids = sorted({i for s in raw.train_sequences for i in s} | set(raw.train_targets)
                      | {i for s in raw.test_sequences for i in s} | set(raw.test_targets))
     vocab = np.array([""] + [str(raw_id) for raw_id in all_ids], dtype=np.str_)

@@ -33,6 +33,7 @@ RAW_ID_OFFSET = 100_000  # raw ids differ from indices, so the vocabulary is exe
 
 @dataclass
 class SynthConfig:
+    """Parameters of the synthetic data's generative story (module docstring); checked on creation."""
     n_items: int = 3000
     n_sessions: int = 20000
     seed: int = 0
@@ -88,6 +89,7 @@ class _Sampler:
 
 
 def synthesize(cfg: SynthConfig) -> RawSessions:
+    """Draw the synthetic RawSessions that ``cfg`` describes (the same seed gives the same sessions)."""
     rng = np.random.default_rng(cfg.seed)
     n = cfg.n_items
     popularity = 1.0 / np.arange(1, n + 1) ** cfg.zipf_exponent

@@ -13,6 +13,7 @@ from toolchain.progress import Task, progress
 
 
 class Scorer(Protocol):
+    """Anything with ``score(items, lengths)`` returning scores over all items: what evaluate() ranks."""
     def score(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Scores over all items [B, |V|+1] for padded sessions."""
 

@@ -11,6 +11,7 @@ from toolchain.data.dataset import SessionDataset
 
 
 class PopularityRecommender:
+    """Baseline that ranks items by their training counts, the same for every session."""
     name = "popularity"
 
     def __init__(self, item_counts) -> None:

@@ -40,6 +40,7 @@ KINDS = ("student", "paper-student", "odrec", "teacher", "gru4rec", "narm", "sta
 
 @dataclass(frozen=True)
 class Scale:
+    """One paper scale: its item count and the SASRec, codes and deployable-student configs built at it."""
     name: str
     n_items: int
     sasrec: SASRecConfig
@@ -65,6 +66,7 @@ def encoder_storage_at_scale(kind: str) -> str:
 
 
 def get_scale(name: str) -> Scale:
+    """The Scale named ``name``; a UsageError listing the valid names otherwise."""
     if name not in SCALES:
         raise UsageError(f"unknown preset '{name}'; valid: {', '.join(SCALES)}")
     return SCALES[name]

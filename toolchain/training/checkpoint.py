@@ -29,6 +29,7 @@ def state_tensors(module: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_weights(path: str | Path, module: nn.Module, metadata: dict[str, str] | None = None) -> None:
+    """Write ``module``'s state_dict to ``path`` as safetensors (with optional metadata), atomically."""
     atomic_write_bytes(path, safetensors.torch.save(state_tensors(module), metadata=metadata))
 
 
@@ -77,12 +78,14 @@ def load_weights(module: nn.Module, path: str | Path, *, prefix: str = "") -> No
 
 
 def save_state(path: str | Path, state: dict[str, Any]) -> None:
+    """Write a training-state dict to ``path`` with ``torch.save``, atomically."""
     buf = io.BytesIO()
     torch.save(state, buf)
     atomic_write_bytes(path, buf.getvalue())
 
 
 def load_state(path: str | Path) -> dict[str, Any]:
+    """Read a training-state file with ``weights_only=True``; CheckpointError if missing or unreadable."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: file not found")

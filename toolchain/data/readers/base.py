@@ -39,6 +39,7 @@ class ReadOptions:
 
 @dataclass(frozen=True)
 class Reader:
+    """One data format: its name, description, read function, and a sniffer that recognises its files."""
     name: str
     description: str
     read: Callable[[Path, ReadOptions], RawSessions | RawPairs]
@@ -49,6 +50,7 @@ READERS: Registry[Reader] = Registry("data format")
 
 
 def register(reader: Reader) -> Reader:
+    """Add ``reader`` to READERS under its name and return it."""
     READERS.register(reader.name)(reader)
     return reader
 
@@ -112,6 +114,7 @@ _INT64 = 2**63 - 1
 
 
 def parse_int(path: Path, lineno: int, field_name: str, value: str) -> int:
+    """``value`` as a 64-bit integer; a DataFormatError naming the file, line and field otherwise."""
     try:
         n = int(value)
     except ValueError:
@@ -125,6 +128,7 @@ def parse_int(path: Path, lineno: int, field_name: str, value: str) -> int:
 
 
 def parse_float(path: Path, lineno: int, field_name: str, value: str) -> float:
+    """``value`` as a finite float; a DataFormatError naming the file, line and field otherwise."""
     try:
         x = float(value)
     except ValueError:
@@ -138,6 +142,7 @@ def parse_float(path: Path, lineno: int, field_name: str, value: str) -> float:
 
 
 def check_header(path: Path, first: str, sep: str, expected: tuple[str, ...]) -> None:
+    """Raise DataFormatError unless the first line's columns (case-insensitive) are exactly ``expected``."""
     got = tuple(f.strip().lower() for f in first.split(sep))
     if got != expected:
         raise DataFormatError(

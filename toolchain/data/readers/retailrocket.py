@@ -31,6 +31,7 @@ TSV_FIELDS = ("timestamp", "user_id", "item_id", "session_id")
 
 
 def read_kaggle(path: Path, opts: ReadOptions) -> RawSessions:
+    """RawSessions from the Kaggle events.csv: the chosen event types, cut per visitor at inactivity gaps."""
     per_visitor: dict[str, list[tuple[float, int, str]]] = {}
     kept = 0
     for lineno, line in iter_lines(path):
@@ -68,6 +69,7 @@ def read_kaggle(path: Path, opts: ReadOptions) -> RawSessions:
 
 
 def read_tsv(path: Path, opts: ReadOptions) -> RawSessions:
+    """RawSessions from the session-annotated RetailRocket TSV, grouped by its session id."""
     builder = SessionBuilder()
     for lineno, line in iter_lines(path):
         if lineno == 1:

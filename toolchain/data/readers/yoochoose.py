@@ -27,6 +27,7 @@ _SNIFF = re.compile(r"^\d+,\d{4}-\d\d-\d\dT[\d:.]+Z?,\d+,")
 
 
 def parse_iso(path: Path, lineno: int, value: str) -> float:
+    """An ISO-8601 time (``Z`` accepted) as a Unix timestamp; DataFormatError otherwise."""
     try:
         return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:
@@ -35,6 +36,7 @@ def parse_iso(path: Path, lineno: int, value: str) -> float:
 
 
 def read(path: Path, opts: ReadOptions) -> RawSessions:
+    """Read a yoochoose-clicks file into RawSessions, grouped by session id and timed by each click."""
     builder = SessionBuilder()
     for lineno, line in iter_lines(path):
         if not line.strip():
