@@ -235,5 +235,7 @@ class Trainer:
                 seconds: float, improved: bool) -> None:
         terms = " ".join(f"{k} {v:.4f}" for k, v in train.items() if k != "loss")
         info(f"epoch {epoch}/{total} [{phase}] loss {train['loss']:.4f} ({terms})  valid P@10 "
-             f"{100 * valid['P@10']:.2f} NDCG@10 {100 * valid['NDCG@10']:.2f}  {seconds:.1f}s"
-             + ("  [green]best[/]" if improved else ""))
+             f"{100 * valid['P@10']:.2f} NDCG@10 {100 * valid['NDCG@10']:.2f}"
+             + "".join(f" | cut {c}: {100 * m['P@10']:.2f} {100 * m['NDCG@10']:.2f}"
+                       for c, m in valid.get("cuts", {}).items())
+             + f"  {seconds:.1f}s" + ("  [green]best[/]" if improved else ""))

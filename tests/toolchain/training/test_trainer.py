@@ -126,13 +126,17 @@ def final_tensors(run: RunDir) -> dict[str, torch.Tensor]:
 
 
 @pytest.mark.parametrize("where,sampled,recipe", [("step", False, "paper"), ("commit", False, "paper"),
-                                                  ("step", True, "paper"), ("step", False, "deployable")])
+                                                  ("step", True, "paper"), ("step", False, "deployable"),
+                                                  ("step", False, "elastic")])
 def test_resume_ends_with_the_same_weights(where, sampled, recipe, tiny_data, tiny_teacher, tmp_path, monkeypatch):
     _, data = tiny_data
     flags = {"train": {"epochs": 2}, "model": {"dropout": 0.2}}  # dropout and Gumbel noise draw RNG
     if sampled:  # the cached codes' refresh schedule must survive the interruption too
         flags["item_table"] = {"sampled": True, "sample_rows": 8, "refresh_every": 2}
     deploy = Deploy(recipe)
+    if recipe == "elastic":  # every step draws its cut: the draws must survive the interruption too
+        deploy = Deploy(elastic=True, budget=1 << 30)
+        flags["item_table"] = {"m": 6, "k": 8, "subspaces": 2, "cut_rotations": True}
     kill_epoch = 3 if recipe == "paper" else 2  # the paper's tiny students pretrain for one epoch first
     train_run("student", tmp_path / "full", data=data, preset="tiny", flags=flags, teacher=tiny_teacher,
               deploy=deploy)
