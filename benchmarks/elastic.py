@@ -45,13 +45,18 @@ def main() -> None:
     ap.add_argument("--ratios", default="100,50,30,20,10", help="budgets as 1/x of the teacher's deployed bytes")
     ap.add_argument("--name", default="dataset")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--latency", action="store_true", help="time each point's ExecuTorch export on the host, "
+                    "as frontier.py does (one thread pinned to --core)")
+    ap.add_argument("--sessions", type=int, default=100)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--core", type=int, default=0)
+    ap.add_argument("--max-len", type=int, default=50)
     ap.add_argument("--allow-incomplete", action="store_true",
                     help="accept runs stopped before they finished (their best epoch so far; flagged in the table)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     ap.add_argument("--cache", type=Path, default=None, help="row cache (default: OUT/frontier_NAME.cache.json)")
     args = ap.parse_args()
     args.cache = args.cache or args.out / f"frontier_{args.name}.cache.json"
-    args.latency = False
 
     import torch
 
@@ -113,22 +118,22 @@ def report(rows: list[dict], teacher: dict, elastic: dict, args) -> None:
            "frozen as `odtool freeze RUN --budget` cuts it. Specific: a student trained for that budget alone "
            "(`--ratio x`). Teacher: P@10 "
            f"{100 * teacher['P@10']:.2f}, NDCG@10 {100 * teacher['NDCG@10']:.2f} at {teacher['bytes']:,} B.", "",
-           "| budget | cut | bytes | P@10 | NDCG@10 | specific (M) | bytes | P@10 | NDCG@10 | cut / specific P@10 | "
-           "NDCG@10 | specific train min |",
-           "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|"]
+           "| budget | cut | bytes | P@10 | NDCG@10 | p50 µs | specific (M) | bytes | P@10 | NDCG@10 | p50 µs | "
+           "cut / specific P@10 | NDCG@10 | specific train min |",
+           "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         e, s = r["elastic"], r.get("specific")
         cells = [f"1/{r['ratio']:g} ({r['budget']:,} B)"]
         if "error" in e:
-            cells += ["no cut fits", "", "", ""]
+            cells += ["no cut fits", "", "", "", ""]
         else:
             cells += [f"{e['columns']} of {e['of']}", f"{e['bytes']:,}", f"{100 * e['P@10']:.2f}",
-                      f"{100 * e['NDCG@10']:.2f}"]
+                      f"{100 * e['NDCG@10']:.2f}", f"{e['p50_us']:.0f}" if "p50_us" in e else ""]
         if s:
             cells += [f"{Path(s['run']).name} ({s['m']})" + ("" if s["finished"] else ", unfinished"), f"{s['bytes']:,}",
-                      f"{100 * s['P@10']:.2f}", f"{100 * s['NDCG@10']:.2f}"]
+                      f"{100 * s['P@10']:.2f}", f"{100 * s['NDCG@10']:.2f}", f"{s['p50_us']:.0f}" if "p50_us" in s else ""]
         else:
-            cells += ["(none trained)", "", "", ""]
+            cells += ["(none trained)", "", "", "", ""]
         rel = r.get("relative")
         cells += [f"{100 * rel['P@10']:.1f}%", f"{100 * rel['NDCG@10']:.1f}%"] if rel else ["", ""]
         cells += [f"{s['train_seconds'] / 60:.1f}" if s else ""]
