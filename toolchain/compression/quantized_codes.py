@@ -27,7 +27,8 @@ budget", after PEEL): one run trains every prefix. Each training step draws a cu
 step sees only the first c columns, each scaled by the cut's own factor ``cut_scales[c-1, m]``
 (M x M floats, the cut's small private parameters); with ``cut_rotations`` each cut also has its
 own correction of R (R_c = R + delta_c, N x N per cut in the run, one R in each artifact as
-before: the cut's scoring space adapts to how coarse its codes are). :meth:`cut_table` folds a cut's scales
+before: the cut's scoring space adapts to how coarse its codes are). ``train_codebooks=False``
+keeps the k-means codebooks and R as assigned, so only the encoder and the cut parameters train. :meth:`cut_table` folds a cut's scales
 into its codebooks and returns a plain nested table of c columns: the artifact of a cut is an
 ordinary student, byte for byte what the training step at that cut saw.
 
@@ -85,7 +86,7 @@ def storage_bytes_of(numel: int, rows: int, storage: str) -> int:
 class QuantizedCodesConfig(Config):
     """m: codes per item; k: vectors per codebook (codes take ceil(log2 k) bits);
     structure: product | residual | nested; subspaces: S of a nested table; elastic: train
-    every prefix of a nested table (see module doc); codebook_storage: fp32 | fp16 | int8 (how
+    every prefix of a nested table (see module doc); cut_rotations / train_codebooks: see module doc; codebook_storage: fp32 | fp16 | int8 (how
     the artifact stores the codebooks, and so what training sees); kmeans_iters: Lloyd
     iterations of the code assignment; weighted: weight items by training popularity when
     assigning codes."""
@@ -102,6 +103,7 @@ class QuantizedCodesConfig(Config):
     subspaces: int = 4
     elastic: bool = False
     cut_rotations: bool = False
+    train_codebooks: bool = True
 
     def problems(self) -> list[str]:
         problems: list[str] = []
@@ -158,6 +160,10 @@ class QuantizedCodesTable(ItemTable):
         self.cut_scales = nn.Parameter(torch.ones(c.m, c.m)) if c.elastic else None  # row c-1: cut c's
         # cut c's own correction of R (cut_rotations): R_c = R + cut_rotation_deltas[c-1]
         self.cut_rotation_deltas = nn.Parameter(torch.zeros(c.m, dim, dim)) if c.cut_rotations else None
+        if not c.train_codebooks:  # the k-means codebooks and R stay as assigned (cut parameters still train)
+            self.codebooks.requires_grad_(False)
+            if self.rotation is not None:
+                self.rotation.requires_grad_(False)
         self.cut = c.m  # columns in use (elastic tables: drawn per training step, M in eval mode)
         self.register_buffer("_offsets", torch.arange(c.m) * c.k, persistent=False)
         self.register_buffer("_column_subspace", torch.arange(c.m) % self.subspaces, persistent=False)
@@ -290,7 +296,7 @@ class QuantizedCodesTable(ItemTable):
 
     def cut_config(self, cut: int) -> QuantizedCodesConfig:
         """The plain (not elastic) config of a ``cut``-column prefix."""
-        return self.config.replace(m=cut, elastic=False, cut_rotations=False)
+        return self.config.replace(m=cut, elastic=False, cut_rotations=False, train_codebooks=True)
 
     @torch.no_grad()
     def cut_table(self, cut: int | None = None) -> QuantizedCodesTable:

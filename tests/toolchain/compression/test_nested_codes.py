@@ -100,3 +100,12 @@ def test_only_nested_tables_are_elastic_and_only_elastic_ones_cut():
     plain, _ = _nested(6)
     with pytest.raises(InternalError, match="only elastic"):
         plain.set_cut(3)
+
+
+def test_fixed_codebooks_leave_only_the_cut_parameters_to_train():
+    cfg = QuantizedCodesConfig(m=4, k=8, structure="nested", subspaces=2, elastic=True, cut_rotations=True,
+                               train_codebooks=False)
+    t = QuantizedCodesTable(N_ITEMS, DIM, cfg)
+    trainable = {n for n, p in t.named_parameters() if p.requires_grad}
+    assert trainable == {"cut_scales", "cut_rotation_deltas"}
+    assert t.cut_table(2).codebooks.requires_grad  # a cut is a plain table again
