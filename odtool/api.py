@@ -132,9 +132,10 @@ def export(artifact: str | Path, formats: Sequence[str], out: str | Path | None 
         results = export_artifact(artifact, list(formats), target, **options)
         _require_exports_within(results, budget, profile)
         return results
-    members = [m for m in read_family(artifact) if m.deployed_bytes <= budget][::-1]
+    family = read_family(artifact)
+    members = [m for m in family if m.deployed_bytes <= budget][::-1]
     if not members:
-        smallest = read_family(artifact)[0]
+        smallest = family[0]
         raise UsageError(f"no artifact of the family {artifact} fits profile {profile}'s model budget of "
                          f"{human(budget)}: the smallest, {smallest.name}, takes {human(smallest.deployed_bytes)}",
                          hint="freeze the run again with a smaller budget among --budgets")

@@ -50,7 +50,8 @@ def choose_cut(model: SessionRecommender, budget: int, options: FreezeOptions) -
 
     A budget below the one-column cut is a :class:`UsageError` naming that smallest cut."""
     top = model.items.m
-    smallest = cut_bytes(model, 1, options)
+    sizes = {c: cut_bytes(model, c, options) for c in (1, top)}
+    smallest = sizes[1]
     if smallest > budget:
         raise UsageError(f"the budget of {budget:,} bytes ({human(budget)}) is below this run's smallest cut: "
                          f"{smallest:,} bytes ({human(smallest)}) with 1 of its {top} code columns",
@@ -58,8 +59,10 @@ def choose_cut(model: SessionRecommender, budget: int, options: FreezeOptions) -
     lo, hi = 1, top  # invariant: cut lo fits; bytes grow with the columns
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if cut_bytes(model, mid, options) <= budget:
+        if mid not in sizes:
+            sizes[mid] = cut_bytes(model, mid, options)
+        if sizes[mid] <= budget:
             lo = mid
         else:
             hi = mid - 1
-    return Cut(lo, top, cut_bytes(model, lo, options))
+    return Cut(lo, top, sizes[lo])

@@ -2,8 +2,8 @@
 
 A family is a directory holding one normal artifact per budget (``FAMILY/<label>/``, each
 checksummed, exportable and size-gated on its own) and ``family.json``, which lists them with
-their budget, bytes, cut and validation metrics. :func:`member_within` picks the member for a
-byte budget (a device profile's): the largest that fits.
+their budget, bytes, cut and validation metrics (``odtool export FAMILY --profile NAME`` exports
+the largest member that fits the profile's budget).
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolchain.artifact.budget import human
 from toolchain.atomic import atomic_write_json
-from toolchain.errors import ArtifactError, UsageError
+from toolchain.errors import ArtifactError
 
 FAMILY_FILE = "family.json"
 SCHEMA = "odtool.family"
@@ -66,15 +65,3 @@ def read_family(path: str | Path) -> list[Member]:
     except (KeyError, TypeError, ValueError) as e:
         raise ArtifactError(f"{f}: a member entry is malformed ({type(e).__name__}: {e})") from None
     return sorted(members, key=lambda m: (m.deployed_bytes, m.name))
-
-
-def member_within(path: str | Path, budget: int) -> Member:
-    """The family's largest member whose artifact fits ``budget`` bytes."""
-    members = read_family(path)
-    fitting = [m for m in members if m.deployed_bytes <= budget]
-    if not fitting:
-        smallest = members[0] if members else None
-        raise UsageError(f"no artifact of the family {path} fits {budget:,} bytes ({human(budget)})"
-                         + (f": its smallest, {smallest.name}, takes {smallest.deployed_bytes:,} bytes" if smallest else ""),
-                         hint="freeze the run again with a smaller budget among --budgets")
-    return fitting[-1]

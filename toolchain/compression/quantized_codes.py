@@ -245,10 +245,13 @@ class QuantizedCodesTable(ItemTable):
     def stored_codebooks(self) -> torch.Tensor:
         """The codebooks in use as the artifact stores them [cut, K, d] (gradient straight
         through); an elastic table's are scaled by the cut's own factors first."""
-        books = self.codebooks
-        if self.cut_scales is not None:
-            books = books[: self.cut] * self.cut_scales[self.cut - 1, : self.cut].view(-1, 1, 1)
-        return fake_storage(books, self.config.codebook_storage)
+        return fake_storage(self._codebooks_in_use(), self.config.codebook_storage)
+
+    def _codebooks_in_use(self) -> torch.Tensor:
+        """The cut's codebooks [cut, K, d] before storage rounding (scaled by its own factors)."""
+        if self.cut_scales is None:
+            return self.codebooks
+        return self.codebooks[: self.cut] * self.cut_scales[self.cut - 1, : self.cut].view(-1, 1, 1)
 
     # ------------------------------------------------------------------ elastic cuts
     def set_cut(self, cut: int) -> None:
@@ -305,13 +308,9 @@ class QuantizedCodesTable(ItemTable):
         cut = self.cut if cut is None else cut
         table = QuantizedCodesTable(self.n_items, self.dim, self.cut_config(cut)).to(self.codes.device)
         with self.at_cut(cut):
-            books = self.codebooks[:cut]
-            if self.cut_scales is not None:
-                books = books * self.cut_scales[cut - 1, :cut].view(-1, 1, 1)
-            table.codebooks.copy_(books)
-            table.codes.copy_(self.codes[:, :cut])
-        if self.rotation is not None:
-            with self.at_cut(cut):
+            table.codebooks.copy_(self._codebooks_in_use())
+            table.codes.copy_(self.code_matrix())
+            if self.rotation is not None:
                 table.rotation.copy_(self._rotation_in_use())
         return table.train(self.training)
 
