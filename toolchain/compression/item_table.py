@@ -16,6 +16,11 @@ from toolchain.registry import Registry
 
 
 class ItemTable(nn.Module, ABC):
+    #: how an artifact and an export graph hold the table's deployed form: None (its tensors as
+    #: they are), "compositional" (codes + N-dimensional codebooks: FrozenCodesTable) or
+    #: "quantized" (codes + subspace codebooks + rotation, in the table's own storage)
+    code_layout: str | None = None
+
     def __init__(self, n_items: int, dim: int) -> None:
         super().__init__()
         self.n_items = n_items
@@ -39,6 +44,10 @@ class ItemTable(nn.Module, ABC):
 
     def before_step(self) -> None:
         """Called before every training step (an elastic table draws its cut here)."""
+
+    def step_cuts(self) -> list[int]:
+        """Cuts whose losses a training step averages (empty: the table as it is)."""
+        return []
 
     def validation_cuts(self) -> list[int]:
         """Smaller forms of the table validated beside it each epoch (elastic tables' cuts)."""

@@ -28,7 +28,12 @@ step sees only the first c columns, each scaled by the cut's own factor ``cut_sc
 (M x M floats, the cut's small private parameters); with ``cut_rotations`` each cut also has its
 own correction of R (R_c = R + delta_c, N x N per cut in the run, one R in each artifact as
 before: the cut's scoring space adapts to how coarse its codes are). ``train_codebooks=False``
-keeps the k-means codebooks and R as assigned, so only the encoder and the cut parameters train. :meth:`cut_table` folds a cut's scales
+keeps the k-means codebooks and R as assigned, so only the encoder and the cut parameters train.
+``cut_draw="small-first"`` draws cut c with probability proportional to 1/c instead (coarse
+cuts have the most to learn: their first epochs move them the most); ``anchor_full=True`` also
+takes each step's loss at the whole table and averages the two (the "sandwich" of slimmable
+networks: the full table's later columns keep up with the earlier ones the small cuts move,
+and the whole table is trained every step rather than once in M). :meth:`cut_table` folds a cut's scales
 into its codebooks and returns a plain nested table of c columns: the artifact of a cut is an
 ordinary student, byte for byte what the training step at that cut saw.
 
@@ -65,7 +70,7 @@ import math
 import torch
 from torch import nn
 
-from toolchain.artifact.packing import smallest_uint
+from toolchain.compression.code_bits import smallest_uint
 from toolchain.compression.item_table import ITEM_TABLES, ItemTable, uniform_
 from toolchain.compression.kmeans import kmeans
 from toolchain.compression.storage import STORAGES, fake_storage
@@ -74,6 +79,7 @@ from toolchain.errors import InternalError
 
 STRUCTURES = ("product", "residual", "nested")
 METRICS = ("sessions", "euclidean")
+CUT_DRAWS = ("uniform", "small-first")
 EIGEN_FLOOR = 1e-3  # of the largest eigenvalue of S (keeps R well conditioned for fp16 / int8)
 
 
@@ -86,7 +92,8 @@ def storage_bytes_of(numel: int, rows: int, storage: str) -> int:
 class QuantizedCodesConfig(Config):
     """m: codes per item; k: vectors per codebook (codes take ceil(log2 k) bits);
     structure: product | residual | nested; subspaces: S of a nested table; elastic: train
-    every prefix of a nested table (see module doc); cut_rotations / train_codebooks: see module doc; codebook_storage: fp32 | fp16 | int8 (how
+    every prefix of a nested table (see module doc); cut_rotations, train_codebooks, cut_draw,
+    anchor_full: how an elastic table trains (see module doc); codebook_storage: fp32 | fp16 | int8 (how
     the artifact stores the codebooks, and so what training sees); kmeans_iters: Lloyd
     iterations of the code assignment; weighted: weight items by training popularity when
     assigning codes."""
@@ -104,6 +111,8 @@ class QuantizedCodesConfig(Config):
     elastic: bool = False
     cut_rotations: bool = False
     train_codebooks: bool = True
+    cut_draw: str = "uniform"
+    anchor_full: bool = False
 
     def problems(self) -> list[str]:
         problems: list[str] = []
@@ -121,6 +130,10 @@ class QuantizedCodesConfig(Config):
         if self.cut_rotations and not (self.elastic and self.metric == "sessions"):
             problems.append("cut_rotations gives each cut of an elastic, score-aware table its own R: "
                             "set elastic=true and metric=sessions")
+        if self.cut_draw not in CUT_DRAWS:
+            problems.append(f"cut_draw must be one of {', '.join(CUT_DRAWS)}, got {self.cut_draw!r}")
+        if (self.cut_draw != "uniform" or self.anchor_full) and not self.elastic:
+            problems.append("cut_draw and anchor_full shape how an elastic table trains its cuts: set elastic=true")
         if self.elastic and self.structure != "nested":
             problems.append(f"elastic tables are nested (prefixes of the code columns), got structure "
                             f"{self.structure!r}: set structure=nested")
@@ -138,6 +151,7 @@ class QuantizedCodesTable(ItemTable):
     """Fixed codes [|V|+1, M] + codebooks; see the module doc for shapes and scoring."""
 
     config_class = QuantizedCodesConfig
+    code_layout = "quantized"
 
     def __init__(self, n_items: int, dim: int, config: QuantizedCodesConfig | None = None) -> None:
         super().__init__(n_items, dim)
@@ -167,6 +181,9 @@ class QuantizedCodesTable(ItemTable):
         self.cut = c.m  # columns in use (elastic tables: drawn per training step, M in eval mode)
         self.register_buffer("_offsets", torch.arange(c.m) * c.k, persistent=False)
         self.register_buffer("_column_subspace", torch.arange(c.m) % self.subspaces, persistent=False)
+        # the training steps' cut distribution (cut c at index c-1)
+        draw = 1.0 / torch.arange(1, c.m + 1) if c.cut_draw == "small-first" else torch.ones(c.m)
+        self.register_buffer("_cut_weights", draw / draw.sum(), persistent=False)
         not_padding = torch.ones(n_items + 1)
         not_padding[0] = 0.0
         self.register_buffer("_not_padding", not_padding, persistent=False)
@@ -273,9 +290,18 @@ class QuantizedCodesTable(ItemTable):
             self.cut = before
 
     def before_step(self) -> None:
-        """An elastic table draws the training step's cut, uniformly in 1..M."""
+        """An elastic table draws the training step's cut in 1..M (``cut_draw``)."""
         if self.elastic and self.training:
-            self.cut = int(torch.randint(1, self.m + 1, ()))
+            if self.config.cut_draw == "uniform":
+                self.cut = int(torch.randint(1, self.m + 1, ()))
+            else:
+                self.cut = int(torch.multinomial(self._cut_weights, 1)) + 1
+
+    def step_cuts(self) -> list[int]:
+        """The drawn cut and, with ``anchor_full``, the whole table: the step averages their losses."""
+        if self.elastic and self.training and self.config.anchor_full and self.cut != self.m:
+            return [self.cut, self.m]
+        return []
 
     def train(self, mode: bool = True) -> QuantizedCodesTable:
         if self.training and not mode:
@@ -299,7 +325,8 @@ class QuantizedCodesTable(ItemTable):
 
     def cut_config(self, cut: int) -> QuantizedCodesConfig:
         """The plain (not elastic) config of a ``cut``-column prefix."""
-        return self.config.replace(m=cut, elastic=False, cut_rotations=False, train_codebooks=True)
+        return self.config.replace(m=cut, elastic=False, cut_rotations=False, train_codebooks=True,
+                                   cut_draw="uniform", anchor_full=False)
 
     @torch.no_grad()
     def cut_table(self, cut: int | None = None) -> QuantizedCodesTable:

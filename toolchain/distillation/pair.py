@@ -95,26 +95,52 @@ class DistillationPair(nn.Module):
 
     def loss(self, items: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor,
              phase: str = "distill") -> dict[str, torch.Tensor]:
-        """Named terms (unweighted) and their weighted sum under "loss"; see the module doc."""
+        """Named terms (unweighted) and their weighted sum under "loss"; see the module doc.
+        When the student's table trains several cuts in one step (an elastic table's
+        ``anchor_full``), the student's terms are the mean over those cuts; the teacher runs once."""
+        c = self.config
+        passes: list = []  # the teacher's pass, run once, after the student's first (dropout draws keep their order)
+
+        def teacher():
+            if not passes:
+                passes.append(self._teacher_pass(items, lengths))
+            return passes[0]
+
+        teacher = teacher if phase == "distill" and c.enabled else None
+        table = self.student.items
+        cuts = table.step_cuts()
+        if not cuts:
+            terms = self._student_terms(items, lengths, targets, teacher)
+        else:
+            per_cut = []
+            for cut in cuts:
+                with table.at_cut(cut):
+                    per_cut.append(self._student_terms(items, lengths, targets, teacher))
+            terms = {k: sum(t[k] for t in per_cut) / len(per_cut) for k in per_cut[0]}
+        weights = {"con": c.beta, "soft": c.gamma}
+        terms["loss"] = sum(weights.get(k, 1.0) * v for k, v in terms.items())
+        return terms
+
+    def _teacher_pass(self, items, lengths) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The teacher's hidden states, mask and logits (with gradients only when it trains)."""
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.config.teacher_trains):
+            h_t, mask = self.teacher.sequence(items, lengths)
+            logits_t = mask_padding(self.teacher.items.score(self.teacher.readout(h_t, mask)))
+        return h_t, mask, logits_t
+
+    def _student_terms(self, items, lengths, targets, teacher) -> dict[str, torch.Tensor]:
+        """L_rec, the table's own terms and (``teacher``: the teacher's pass) L_rec of the
+        teacher when it trains, L_con and L_soft."""
         c = self.config
         h_s, mask = self.student.sequence(items, lengths)
         logits_s = mask_padding(self.student.items.score(self.student.readout(h_s, mask)))
         terms = {"rec": nn.functional.cross_entropy(logits_s, targets),
                  **self.student.items.auxiliary_losses()}
-        if phase == "distill" and c.enabled:
-            terms.update(self._distill_terms(items, lengths, targets, h_s, mask, logits_s))
-        weights = {"con": c.beta, "soft": c.gamma}
-        terms["loss"] = sum(weights.get(k, 1.0) * v for k, v in terms.items())
-        return terms
-
-    def _distill_terms(self, items, lengths, targets, h_s, mask, logits_s) -> dict[str, torch.Tensor]:
-        c = self.config
-        with torch.set_grad_enabled(torch.is_grad_enabled() and c.teacher_trains):
-            h_t, _ = self.teacher.sequence(items, lengths)
-            logits_t = mask_padding(self.teacher.items.score(self.teacher.readout(h_t, mask)))
-        out: dict[str, torch.Tensor] = {}
+        if teacher is None:
+            return terms
+        h_t, _, logits_t = teacher()
         if c.teacher_trains:
-            out["rec_teacher"] = nn.functional.cross_entropy(logits_t, targets)
+            terms["rec_teacher"] = nn.functional.cross_entropy(logits_t, targets)
         if c.contrastive:
             hot, cold = hot_cold_masks(items * mask, mask, self.is_hot)
             hot_s, cold_s = self.student.readout(h_s, hot), self.student.readout(h_s, cold)
@@ -122,7 +148,7 @@ class DistillationPair(nn.Module):
                 hot_t, cold_t = self.teacher.readout(h_t, hot), self.teacher.readout(h_t, cold)
             z_tea = torch.cat([hot_t, cold_s], -1)  # Eq. (21)
             z_stu = torch.cat([hot_s, cold_t], -1)
-            out["con"] = info_nce(self.proj_t(z_tea), self.proj_s(z_stu), c.tau)
+            terms["con"] = info_nce(self.proj_t(z_tea), self.proj_s(z_stu), c.tau)
         if c.soft_targets:
-            out["soft"] = soft_target_kl(logits_t, logits_s, c.kd_temperature)
-        return out
+            terms["soft"] = soft_target_kl(logits_t, logits_s, c.kd_temperature)
+        return terms

@@ -109,3 +109,35 @@ def test_fixed_codebooks_leave_only_the_cut_parameters_to_train():
     trainable = {n for n, p in t.named_parameters() if p.requires_grad}
     assert trainable == {"cut_scales", "cut_rotation_deltas"}
     assert t.cut_table(2).codebooks.requires_grad  # a cut is a plain table again
+
+
+def test_small_first_draws_coarse_cuts_in_proportion_to_one_over_the_cut():
+    cfg = QuantizedCodesConfig(m=6, k=8, structure="nested", subspaces=3, elastic=True, cut_draw="small-first")
+    t = QuantizedCodesTable(N_ITEMS, DIM, cfg).train()
+    torch.manual_seed(0)
+    draws = torch.tensor([(t.before_step(), t.cut)[1] for _ in range(6000)])
+    share = torch.bincount(draws, minlength=7)[1:].float() / len(draws)
+    want = 1.0 / torch.arange(1, 7)
+    assert torch.allclose(share, want / want.sum(), atol=0.02)  # cut 1 ~41%, cut 6 ~7%
+    torch.manual_seed(0)
+    assert [(t.before_step(), t.cut)[1] for _ in range(50)] == draws[:50].tolist()  # seeded: resumes alike
+
+
+def test_anchor_full_trains_the_drawn_cut_and_the_whole_table():
+    cfg = QuantizedCodesConfig(m=6, k=8, structure="nested", subspaces=3, elastic=True, anchor_full=True)
+    t = QuantizedCodesTable(N_ITEMS, DIM, cfg).train()
+    t.set_cut(2)
+    assert t.step_cuts() == [2, 6]
+    t.set_cut(6)
+    assert t.step_cuts() == []  # the drawn cut is the whole table: one pass
+    t.eval()
+    assert t.step_cuts() == []
+    assert not t.cut_table(3).config.anchor_full  # a frozen cut is a plain table
+
+
+@pytest.mark.parametrize("field,value", [("anchor_full", True), ("cut_draw", "small-first")])
+def test_cut_training_options_need_an_elastic_table(field, value):
+    with pytest.raises(ConfigError, match="set elastic=true"):
+        QuantizedCodesConfig(structure="nested", **{field: value}).validate()
+    with pytest.raises(ConfigError, match="cut_draw must be one of"):
+        QuantizedCodesConfig(structure="nested", elastic=True, cut_draw="largest").validate()

@@ -147,3 +147,34 @@ def test_sessions_with_only_hot_or_only_cold_items_stay_finite():
     items = torch.tensor([[1, 2, 3, 0], [40, 41, 42, 43]])  # all hot; all cold
     out = p.loss(items, torch.tensor([3, 4]), torch.tensor([5, 6]))
     assert all(torch.isfinite(v) for v in out.values())
+
+
+def _elastic_pair(anchor_full: bool) -> DistillationPair:
+    from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
+    torch.manual_seed(0)
+    cfg = SASRecConfig.tiny().replace(dropout=0.0)
+    teacher = SASRec(V, cfg)
+    table = QuantizedCodesTable(V, N, QuantizedCodesConfig(m=4, k=8, structure="nested", subspaces=2, elastic=True,
+                                                           metric="euclidean", anchor_full=anchor_full))
+    table.assign_from(teacher.items.all_embeddings().detach())
+    student = SASRec(V, cfg, items=table)
+    return DistillationPair(teacher, student, hot_items(COUNTS),
+                            DistillConfig(contrastive=False, bidirectional=False)).train()
+
+
+def test_an_anchored_elastic_step_averages_the_drawn_cut_and_the_whole_table():
+    p, plain = _elastic_pair(anchor_full=True), _elastic_pair(anchor_full=False)
+    plain.load_state_dict(p.state_dict())
+    table = p.student.items
+    table.set_cut(1)
+    both = p.loss(*batch())
+    at = {}
+    for cut in (1, 4):
+        plain.student.items.set_cut(cut)
+        at[cut] = plain.loss(*batch())
+    for k in ("rec", "soft", "loss"):
+        assert torch.allclose(both[k], (at[1][k] + at[4][k]) / 2, atol=1e-6), k
+    both["loss"].backward()
+    last = table.codebooks.grad[3]  # column 4: only the whole table uses it when the drawn cut is 1
+    assert last.abs().sum() > 0 and table.cut_scales.grad[0, 0] != 0 and table.cut_scales.grad[3, 3] != 0
+    assert table.cut == 1  # the step leaves its drawn cut in place
