@@ -113,7 +113,7 @@ def export_artifact(artifact: Path, formats: Sequence[str], out: Path | None = N
     """Export a frozen artifact in each format to ``out`` (default ``artifact/export``), each checked
     against eager on ``sessions`` sessions of ``data`` (else the training dataset, else synthetic)."""
     from export.parity import check_sessions
-    from toolchain.artifact.load import load_artifact
+    from toolchain.artifact.load import load_artifact, trained_on
     from toolchain.errors import UsageError
     from toolchain.outputs import mark, writing
 
@@ -126,7 +126,7 @@ def export_artifact(artifact: Path, formats: Sequence[str], out: Path | None = N
     if not stem or stem.startswith(".") or any(c in stem for c in "/\\\0") or len(stem) > 200:
         raise UsageError(f"--name {stem!r} is not a plain file name stem",
                          hint="use letters, digits, '-' and '_', e.g. --name student")
-    checks = check_sessions(spec.data, data, model.items.n_items, max_len, sessions)
+    checks = check_sessions(trained_on(bundle), data, model.items.n_items, max_len, sessions)
     # an export directory collects files: an existing one takes new files, same names need overwrite
     with writing(out, "export", overwrite=True, inputs=[artifact]):
         results = export_model(model, stem, formats, out, options, checks,

@@ -170,3 +170,25 @@ def test_no_import_circles():
 def test_circles_are_found():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert circles(graph) == [["a", "b", "c"]]
+
+
+#: rooms of the ground floor that must not reach into others (room -> rooms it must not import)
+ROOMS_APART = {
+    "toolchain.artifact": ("toolchain.training", "toolchain.stages"),  # artifacts load without training
+    "export": ("toolchain.training", "toolchain.stages"),  # nor do exports
+    "toolchain.compression": ("toolchain.artifact", "toolchain.training", "toolchain.models"),
+    "toolchain.models": ("toolchain.artifact", "toolchain.training"),
+}
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS_APART))
+def test_rooms_keep_apart(room):
+    found = []
+    for path in house_files():
+        here = module_name(path)
+        if here != room and not here.startswith(room + "."):
+            continue
+        for line, target in imports(path):
+            if any(target == bad or target.startswith(bad + ".") for bad in ROOMS_APART[room]):
+                found.append(f"{path.relative_to(ROOT)}:{line} imports {target}")
+    assert not found, f"{room} reaches into a room it must not:\n" + "\n".join(found)

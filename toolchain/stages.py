@@ -158,8 +158,8 @@ class _FreezeSource:
     @classmethod
     def load(cls, run: Path, data: Path | None, packed: bool, codebook_dtype: FloatStorage,
              encoder_dtype: FloatStorage | None, eval_split: str, allow_incomplete: bool) -> _FreezeSource:
-        from toolchain.artifact.freeze import FreezeOptions, dataset_for_run
-        from toolchain.training.build import load_trained, require_same_dataset
+        from toolchain.artifact.freeze import FreezeOptions
+        from toolchain.training.build import dataset_for_run, load_trained, require_same_dataset
         from toolchain.training.run_dir import RunDir
 
         if eval_split not in (*SPLITS, "none"):

@@ -26,7 +26,6 @@ import torch
 from torch import nn
 
 from export.graphs.base import GraphOptions, InferenceGraph, Kernels
-from toolchain.compression.codes import CodesTable
 from toolchain.compression.frozen_codes import FrozenCodesTable, code_dtype
 from toolchain.compression.quantized_codes import QuantizedCodesTable
 from toolchain.compression.storage import quantize_rows, widen
@@ -37,7 +36,7 @@ MAX_GROUP_TABLE = 4096
 
 def is_code_student(model: SessionRecommender) -> bool:
     """Whether the model's items are integer codes scored through a look-up table."""
-    return isinstance(model.items, (CodesTable, FrozenCodesTable, QuantizedCodesTable))
+    return model.items.code_layout is not None
 
 
 class StoredTensor(nn.Module):
@@ -162,9 +161,8 @@ class CodeStudentGraph(InferenceGraph):
         import copy
 
         model = copy.deepcopy(model)
-        if isinstance(model.items, CodesTable):
-            model.items = FrozenCodesTable.from_table(model.items)
-        quantized = isinstance(model.items, QuantizedCodesTable)
+        model.items = model.items.deployed_form()  # trained codes: their hard codes; an elastic table: its cut
+        quantized = model.items.code_layout == "quantized"
         if quantized:  # the encoder embeds the session's items from the export form too
             model.items = ExportQuantizedItems(model.items, options.kernels == Kernels.odtool)
         super().__init__(model, options)

@@ -31,15 +31,12 @@ import numpy as np
 import torch
 
 from toolchain.artifact.bundle import BundleWriter
-from toolchain.artifact.packing import bits_for, pack_codes, smallest_uint
+from toolchain.artifact.packing import pack_codes
 from toolchain.artifact.quantize import FloatStorage, quantize, quantize_matrices
-from toolchain.compression.codes import CodesTable
-from toolchain.compression.frozen_codes import FrozenCodesTable
-from toolchain.compression.quantized_codes import QuantizedCodesTable
-from toolchain.data.dataset import SessionDataset
+from toolchain.compression.code_bits import bits_for, smallest_uint
 from toolchain.errors import ArtifactError
 from toolchain.models.base import SessionRecommender
-from toolchain.training.spec import RunSpec
+from toolchain.models.spec import ModelSpec
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ def artifact_parts(model: SessionRecommender, options: FreezeOptions = FreezeOpt
     model = model.eval()
     w = BundleWriter()
     table = model.items.deployed_form()
-    if isinstance(table, QuantizedCodesTable):
+    if table.code_layout == "quantized":
         _add_codes(w, _np(table.code_matrix()), table.k, options.packed)
         storage = FloatStorage(table.config.codebook_storage)
         w.add_tensors("codebooks", "codebooks.safetensors", quantize(_np(table.stored_codebooks()), storage),
@@ -81,8 +78,8 @@ def artifact_parts(model: SessionRecommender, options: FreezeOptions = FreezeOpt
         if table.rotation is not None:
             w.add_tensors("rotation", "rotation.safetensors", quantize(_np(table.stored_rotation()), storage),
                           storage=storage.value, shape=list(table.rotation.shape))
-    elif isinstance(table, (CodesTable, FrozenCodesTable)):
-        frozen = table if isinstance(table, FrozenCodesTable) else FrozenCodesTable.from_table(table)
+    elif table.code_layout == "compositional":  # a FrozenCodesTable
+        frozen = table
         codes = _np(frozen.code_matrix())
         m, k = frozen.m, frozen.k
         _add_codes(w, codes, k, options.packed)
@@ -104,11 +101,12 @@ def deployed_bytes(model: SessionRecommender, options: FreezeOptions = FreezeOpt
     return {**parts, "total": sum(parts.values())}
 
 
-def freeze_model(model: SessionRecommender, spec: RunSpec, vocab: np.ndarray, out: Path,
+def freeze_model(model: SessionRecommender, spec: ModelSpec, vocab: np.ndarray, out: Path,
                  options: FreezeOptions = FreezeOptions(), metrics: dict | None = None,
                  source: dict | None = None, cut: dict | None = None) -> Path:
-    """Write ``model`` (eval mode) as an artifact directory at ``out`` (``cut``: the elastic
-    run's cut it is, with its validation metrics, recorded in the manifest)."""
+    """Write ``model`` (eval mode) as an artifact directory at ``out`` (``spec``: its model spec,
+    usually the run's whole RunSpec, recorded in the manifest; ``cut``: the elastic run's cut
+    it is, with its validation metrics)."""
     model = model.eval()
     table = model.items
     if len(vocab) != table.n_items + 1:
@@ -129,15 +127,3 @@ def freeze_model(model: SessionRecommender, spec: RunSpec, vocab: np.ndarray, ou
     if cut is not None:
         manifest["cut"] = cut
     return w.write(out, manifest)
-
-
-def dataset_for_run(spec: RunSpec, data: str | Path | None) -> SessionDataset:
-    """The dataset a run was trained on (its vocabulary names the items in the artifact)."""
-    from toolchain.data.pipeline import load_dataset
-
-    path = data if data is not None else spec.data.get("path")
-    ds = load_dataset(path)
-    if ds.n_items != spec.data.get("n_items", ds.n_items):
-        raise ArtifactError(f"dataset {path} has {ds.n_items} items, the run was trained on "
-                            f"{spec.data['n_items']}", hint="pass the training dataset with --data")
-    return ds

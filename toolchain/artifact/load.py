@@ -11,10 +11,10 @@ from toolchain.artifact.bundle import Bundle
 from toolchain.artifact.packing import unpack_codes
 from toolchain.artifact.quantize import dequantize, dequantize_matrices
 from toolchain.compression.frozen_codes import FrozenCodesTable
-from toolchain.compression.quantized_codes import QuantizedCodesTable
 from toolchain.errors import ArtifactError
 from toolchain.models.base import SessionRecommender
-from toolchain.training.spec import RunSpec
+from toolchain.models.build import build_model
+from toolchain.models.spec import ModelSpec
 
 
 def _load_state(module: torch.nn.Module, tensors: dict[str, np.ndarray], part: str, where: Path) -> None:
@@ -49,33 +49,32 @@ def _codes(bundle: Bundle) -> torch.Tensor:
     return torch.from_numpy(arr.astype(np.int64))
 
 
-def load_artifact(path: str | Path) -> tuple[Bundle, RunSpec, SessionRecommender]:
-    """(bundle, spec, model in eval mode) of the artifact at ``path``."""
-    from toolchain.training.build import build_model
-
+def load_artifact(path: str | Path) -> tuple[Bundle, ModelSpec, SessionRecommender]:
+    """(bundle, the model's spec, model in eval mode) of the artifact at ``path``."""
     bundle = Bundle.load(path)
     try:
-        return bundle, *_build(bundle, build_model)
+        return bundle, *_build(bundle)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as e:
         # only an unsealed (older) manifest edited by hand gets here: a sealed one is checked whole
         raise ArtifactError(f"{bundle.path}/manifest.json does not describe a model odtool can build "
                             f"({type(e).__name__}: {e})", hint="freeze the run again") from None
 
 
-def _build(bundle: Bundle, build_model) -> tuple[RunSpec, SessionRecommender]:
+def _build(bundle: Bundle) -> tuple[ModelSpec, SessionRecommender]:
     info = bundle.manifest.get("model", {})
     try:
-        spec = RunSpec.from_dict(info["spec"], source=f"{bundle.path}/manifest.json")
+        spec = ModelSpec.from_dict(info["spec"], source=f"{bundle.path}/manifest.json")
         n_items = int(info["n_items"])
     except KeyError as e:
         raise ArtifactError(f"{bundle.path}: manifest lacks model field {e}") from None
     model = build_model(spec, n_items)
-    if isinstance(model.items, QuantizedCodesTable):
+    layout = model.items.code_layout
+    if layout == "quantized":
         state = {"codes": _codes(bundle).numpy(), "codebooks": dequantize(bundle.tensors("codebooks"))}
         if "rotation" in bundle.parts:
             state["rotation"] = dequantize(bundle.tensors("rotation"))
         _load_state(model.items, state, "codes", bundle.path)
-    elif "codes" in bundle.parts:
+    elif layout == "compositional":
         books = dequantize(bundle.tensors("codebooks"))
         model.items = FrozenCodesTable(_codes(bundle), torch.from_numpy(books))
     else:
@@ -88,4 +87,12 @@ def _build(bundle: Bundle, build_model) -> tuple[RunSpec, SessionRecommender]:
 
 
 def vocabulary(bundle: Bundle) -> list[str]:
+    """The raw item ids, index = the model's item id (0: padding)."""
     return bundle.json("vocab")
+
+
+def trained_on(bundle: Bundle) -> dict:
+    """The dataset the artifact's run was trained on, as its spec records it (path, n_items,
+    arrays_sha256), or {} when it records none."""
+    spec = bundle.manifest.get("model", {}).get("spec") or {}
+    return spec.get("data") or {}

@@ -1,4 +1,4 @@
-"""Integer code matrices: the smallest unsigned dtype, and optional bit packing.
+"""Integer code matrices as the artifact stores them: optional bit packing.
 
 A code in [0, K) needs ceil(log2 K) bits. ``pack_codes`` writes the values row-major as
 a little-endian bit stream (value i occupies bits [i*b, (i+1)*b)), padded to whole bytes.
@@ -6,26 +6,10 @@ a little-endian bit stream (value i occupies bits [i*b, (i+1)*b)), padded to who
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
+from toolchain.compression.code_bits import bits_for, smallest_uint
 from toolchain.errors import InternalError
-
-
-def bits_for(k: int) -> int:
-    """Bits needed for values in [0, k): ceil(log2 k), at least 1."""
-    if k < 1:
-        raise InternalError(f"K must be >= 1, got {k}")
-    return max(1, math.ceil(math.log2(k)))
-
-
-def smallest_uint(k: int) -> np.dtype:
-    """The smallest unsigned dtype holding values in [0, k)."""
-    for dt in (np.uint8, np.uint16, np.uint32):
-        if k - 1 <= np.iinfo(dt).max:
-            return np.dtype(dt)
-    raise InternalError(f"K={k} does not fit in 32 bits")
 
 
 def pack_codes(codes: np.ndarray, k: int) -> bytes:

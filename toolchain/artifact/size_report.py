@@ -12,12 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toolchain.artifact.packing import bits_for, smallest_uint
-
-
-def eq13_ratio(n_items: int, dim: int, m: int, k: int) -> float:
-    """EODRec Eq. (13): |V| N / (M K N + M |V|)."""
-    return n_items * dim / (m * k * dim + m * n_items)
+from toolchain.compression.code_bits import bits_for, eq13_ratio, smallest_uint
 
 
 @dataclass

@@ -62,8 +62,7 @@ import dataclasses
 import torch
 from torch import nn
 
-from toolchain.artifact.packing import bits_for
-from toolchain.artifact.size_report import eq13_ratio
+from toolchain.compression.code_bits import bits_for, eq13_ratio
 from toolchain.compression.item_table import ITEM_TABLES, ItemTable, uniform_
 from toolchain.config import Config, check_positive, check_range
 from toolchain.errors import InternalError
@@ -128,6 +127,7 @@ class CodesTable(ItemTable):
     """Compositional codes + codebooks; shapes and training behaviour in the module doc."""
 
     config_class = CodesConfig
+    code_layout = "compositional"
 
     def __init__(self, n_items: int, dim: int, config: CodesConfig | None = None,
                  teacher_embeddings: torch.Tensor | None = None) -> None:
@@ -220,6 +220,12 @@ class CodesTable(ItemTable):
     def hard_codes(self) -> torch.Tensor:
         """The deployed integer codes, int64 [|V|+1, M] in [0, K) (row 0 is padding)."""
         return self.codes.detach().clone()
+
+    def deployed_form(self) -> ItemTable:
+        """The hard codes and codebooks alone (a FrozenCodesTable): what an artifact stores."""
+        from toolchain.compression.frozen_codes import FrozenCodesTable
+
+        return FrozenCodesTable.from_table(self)
 
     # ------------------------------------------------------------------ training-time vectors
     def _logits(self, x: torch.Tensor) -> torch.Tensor:

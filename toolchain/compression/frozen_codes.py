@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from toolchain.artifact.packing import bits_for, smallest_uint
+from toolchain.compression.code_bits import bits_for, eq13_ratio, smallest_uint
 from toolchain.compression.item_table import ItemTable
 from toolchain.errors import ArtifactError
 
@@ -26,6 +26,8 @@ def code_dtype(k: int) -> torch.dtype:
 
 
 class FrozenCodesTable(ItemTable):
+    code_layout = "compositional"
+
     def __init__(self, codes: torch.Tensor, codebooks: torch.Tensor) -> None:
         """``codes`` int [|V|+1, M] in [0, K) (the code matrix); ``codebooks`` float [M, K, N].
 
@@ -71,8 +73,6 @@ class FrozenCodesTable(ItemTable):
 
     def compression_ratio(self) -> float:
         """EODRec Eq. (13): |V| N / (M K N + M |V|)."""
-        from toolchain.artifact.size_report import eq13_ratio
-
         return eq13_ratio(self.n_items, self.dim, self.m, self.k)
 
     def storage_bytes(self) -> int:

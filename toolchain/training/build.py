@@ -18,30 +18,25 @@ import torch
 
 from toolchain.artifact.fit_budget import fit_table, teacher_bytes
 from toolchain.artifact.quantize import FloatStorage
-from toolchain.compression.codes import CodesConfig, CodesTable, compression_ratio
+from toolchain.compression.codes import CodesConfig, compression_ratio
 from toolchain.compression.quantized_codes import QuantizedCodesConfig
-from toolchain.compression.item_table import ITEM_TABLES, FullTable
 from toolchain.compression.tensor_train import STTConfig
 from toolchain.data.dataset import SessionDataset
 from toolchain.distillation.config import DistillConfig
 from toolchain.distillation.losses import hot_items
 from toolchain.distillation.pair import DistillationPair
 from toolchain.errors import CheckpointError, UsageError
-from toolchain.models.base import MODELS, SessionRecommender
+from toolchain.models.base import SessionRecommender
+from toolchain.models.build import build_model
 from toolchain.models.init import paper_init_
 from toolchain.models.sasrec import SASRec, SASRecConfig
+from toolchain.models.spec import BASELINES, model_config_class
 from toolchain.progress import info
 from toolchain.training.checkpoint import load_weights
 from toolchain.training.config import TrainConfig
 from toolchain.training.rng import seed_everything
 from toolchain.training.run_dir import RunDir
-from toolchain.training.spec import (
-    BASELINES,
-    RunSpec,
-    merge,
-    model_config_class,
-    preset_config,
-)
+from toolchain.training.spec import RunSpec, merge, preset_config
 from toolchain.training.tasks import DistillTask, ModelTask, Task
 
 Sections = dict[str, dict[str, Any]]
@@ -177,19 +172,6 @@ def _odrec_table(n_items: int, dim: int, preset: str, layers, target_ratio: floa
     return cfg.replace(rank=cfg.shape(n_items, dim).rank)
 
 
-def build_model(spec: RunSpec, n_items: int, teacher_embeddings: torch.Tensor | None = None) -> SessionRecommender:
-    """The run's deployable model, untrained. A codes table gets X only if given (training)."""
-    kind = spec.table_kind
-    if kind == "full":
-        table = FullTable(n_items, spec.model.dim)
-    elif kind == "codes":
-        table = CodesTable(n_items, spec.model.dim, spec.item_table, teacher_embeddings)
-    else:
-        table = ITEM_TABLES.get(kind)(n_items, spec.model.dim, spec.item_table)
-    arch = SASRec if spec.kind in ("teacher", "student", "odrec") else MODELS.get(spec.kind)
-    return arch(n_items, spec.model, items=table)
-
-
 def load_teacher(spec: RunSpec, n_items: int) -> SASRec:
     """The student's teacher, from the teacher run's best weights."""
     run = RunDir(spec.teacher["run"])
@@ -209,9 +191,9 @@ def build_task(spec: RunSpec, ds: SessionDataset) -> Task:
     seed_everything(spec.train.seed)
     n, bound = ds.n_items, spec.train.init_range
     if spec.distill is None:
-        return ModelTask(paper_init_(build_model(spec, n), bound), spec.train.epochs)
+        return ModelTask(paper_init_(build_model(spec.model_spec, n), bound), spec.train.epochs)
     teacher = load_teacher(spec, n)
-    student = paper_init_(build_model(spec, n, teacher.items.all_embeddings().detach()), bound)
+    student = paper_init_(build_model(spec.model_spec, n, teacher.items.all_embeddings().detach()), bound)
     pair = DistillationPair(teacher, student, hot_items(ds.item_counts, spec.distill.hot_fraction), spec.distill)
     paper_init_(pair.proj_t, bound)
     paper_init_(pair.proj_s, bound)
@@ -238,7 +220,7 @@ def load_trained(run_path: str | Path, n_items: int | None = None, *, dataset: S
     if not run.model.is_file():
         raise CheckpointError(f"{run.root} has no model.safetensors yet (training has not finished an "
                               "epoch)", hint=f"continue it: odtool train {spec.kind} --out {run.root} --resume")
-    model = build_model(spec, n_items if n_items is not None else int(trained_on))
+    model = build_model(spec.model_spec, n_items if n_items is not None else int(trained_on))
     load_weights(model, run.model)
     return spec, model.eval()
 
@@ -251,6 +233,19 @@ def require_same_dataset(run: RunDir, data: dict, ds: SessionDataset) -> None:
             f"{run.root} was trained on another dataset than the one given (dataset sha256 "
             f"{given[:12]}..., the run recorded {recorded[:12]}... from {data.get('path')})",
             hint=f"pass the dataset it was trained on: --data {data.get('path')}")
+
+
+def dataset_for_run(spec: RunSpec, data: str | Path | None) -> SessionDataset:
+    """The dataset a run was trained on (``data``, else the path its spec records); its vocabulary
+    names the items of the run's artifact."""
+    from toolchain.data.pipeline import load_dataset
+
+    path = data if data is not None else spec.data.get("path")
+    ds = load_dataset(path)
+    if ds.n_items != spec.data.get("n_items", ds.n_items):
+        raise CheckpointError(f"dataset {path} has {ds.n_items} items, the run was trained on "
+                              f"{spec.data['n_items']}", hint="pass the training dataset with --data")
+    return ds
 
 
 def check_teacher(teacher_run: str | Path, ds: SessionDataset, allow_incomplete: bool = False) -> None:

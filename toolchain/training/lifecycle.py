@@ -18,11 +18,11 @@ import torch
 
 from toolchain.data.pipeline import load_dataset
 from toolchain.errors import UsageError
+from toolchain.models.build import build_model
 from toolchain.outputs import claim, lock
 from toolchain.progress import info
 from toolchain.training.build import (
     Deploy,
-    build_model,
     build_task,
     check_teacher,
     new_spec,
@@ -103,7 +103,7 @@ def _fit(kind: str, run: RunDir, spec: RunSpec, ds, resume: bool) -> dict[str, A
         torch.set_num_threads(spec.train.threads)
     info(f"training {kind} on {ds.n_items:,} items, {len(ds.train):,} sequences -> {run.root} ({device})")
     task = build_task(spec, ds)
-    trainer = Trainer(task, spec, ds, run, device, lambda: build_model(spec, ds.n_items))
+    trainer = Trainer(task, spec, ds, run, device, lambda: build_model(spec.model_spec, ds.n_items))
     return trainer.fit(resume=resume)
 
 

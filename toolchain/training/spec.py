@@ -26,14 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from toolchain import __version__
-from toolchain.compression.codes import CodesConfig
-from toolchain.compression.quantized_codes import QuantizedCodesConfig
-from toolchain.compression.tensor_train import STTConfig, TTConfig
 from toolchain.config import Config
 from toolchain.distillation.config import DistillConfig
 from toolchain.errors import ConfigError
-from toolchain.models.base import MODELS
-from toolchain.models.sasrec import SASRecConfig
+from toolchain.models.spec import ModelSpec
 from toolchain.training.config import TrainConfig
 
 if sys.version_info >= (3, 11):
@@ -41,27 +37,16 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-SASREC_KINDS = ("teacher", "student", "odrec")
-BASELINES = ("gru4rec", "narm", "stamp", "srgnn")
-KINDS = SASREC_KINDS + BASELINES
 PRESETS = ("tmall", "retailrocket", "tiny")
 SECTIONS = ("model", "item_table", "train", "distill")
-TABLE_CONFIGS: dict[str, type[Config] | None] = {"full": None, "codes": CodesConfig, "stt": STTConfig,
-                                                 "tt": TTConfig, "quantized": QuantizedCodesConfig}
 RECIPES = ("deployable", "paper")
 
 
-def model_config_class(kind: str) -> type[Config]:
-    return SASRecConfig if kind in SASREC_KINDS else MODELS.get(kind).config_class
-
-
 @dataclasses.dataclass
-class RunSpec:
-    """Everything needed to rebuild a run's models: written to RUN/config.json."""
+class RunSpec(ModelSpec):
+    """Everything needed to rebuild a run's models: written to RUN/config.json. The model it
+    trains (kind, model, item_table) plus how it trains."""
 
-    kind: str
-    model: Config
-    item_table: Config | None
     train: TrainConfig
     distill: DistillConfig | None = None
     teacher: dict[str, Any] | None = None  # {"run": path, "model": SASRecConfig dict}
@@ -71,14 +56,13 @@ class RunSpec:
     deploy: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
-    def table_kind(self) -> str:
-        return self.item_table.KIND if self.item_table is not None else "full"
+    def model_spec(self) -> ModelSpec:
+        """The model this run trains (what :func:`toolchain.models.build.build_model` builds)."""
+        return ModelSpec(self.kind, self.model, self.item_table)
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "kind": self.kind,
-            "model": self.model.to_dict(),
-            "item_table": self.item_table.to_dict() if self.item_table is not None else {"kind": "full"},
+            **self.model_spec.to_dict(),
             "train": self.train.to_dict(),
             "distill": self.distill.to_dict() if self.distill is not None else None,
             "teacher": self.teacher,
@@ -89,18 +73,11 @@ class RunSpec:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str) -> RunSpec:
-        kind = d.get("kind")
-        if kind not in KINDS:
-            raise ConfigError(f"kind {kind!r} is not one of {', '.join(KINDS)}", source=source)
-        table = dict(d.get("item_table") or {"kind": "full"})
-        tcls = TABLE_CONFIGS.get(table.get("kind", "full"), False)
-        if tcls is False:
-            raise ConfigError(f"item_table kind {table.get('kind')!r} is not one of "
-                              f"{', '.join(TABLE_CONFIGS)}", source=source)
+        m = ModelSpec.from_dict(d, source)
         return cls(
-            kind=kind,
-            model=model_config_class(kind).from_dict(d["model"], source=source),
-            item_table=tcls.from_dict(table, source=source) if tcls else None,
+            kind=m.kind,
+            model=m.model,
+            item_table=m.item_table,
             train=TrainConfig.from_dict(d["train"], source=source),
             distill=DistillConfig.from_dict(d["distill"], source=source) if d.get("distill") else None,
             teacher=d.get("teacher"),

@@ -6,7 +6,8 @@ import pytest
 from typer.testing import CliRunner
 
 from toolchain.artifact.budget import check_sizes, parse_size
-from toolchain.artifact.size_report import Table1Row, eq13_ratio
+from toolchain.artifact.size_report import Table1Row
+from toolchain.compression.code_bits import eq13_ratio
 from odtool.cli.main import app
 from toolchain.errors import ConfigError, UsageError
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolchain.artifact.packing import bits_for, pack_codes, smallest_uint, unpack_codes
+from toolchain.artifact.packing import pack_codes, unpack_codes
+from toolchain.compression.code_bits import bits_for, smallest_uint
 from toolchain.artifact.quantize import FloatStorage, dequantize, quantize
 
 

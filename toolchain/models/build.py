@@ -1,0 +1,25 @@
+"""From a :class:`ModelSpec` to an untrained model, through the model and item-table registries."""
+
+from __future__ import annotations
+
+import torch
+
+from toolchain.compression.codes import CodesTable
+from toolchain.compression.item_table import ITEM_TABLES, FullTable
+from toolchain.models.base import MODELS, SessionRecommender
+from toolchain.models.sasrec import SASRec
+from toolchain.models.spec import SASREC_KINDS, ModelSpec
+
+
+def build_model(spec: ModelSpec, n_items: int, teacher_embeddings: torch.Tensor | None = None) -> SessionRecommender:
+    """The spec's model over ``n_items`` items, untrained. A codes table gets the teacher's
+    table X only if given (training)."""
+    kind = spec.table_kind
+    if kind == "full":
+        table = FullTable(n_items, spec.model.dim)
+    elif kind == "codes":
+        table = CodesTable(n_items, spec.model.dim, spec.item_table, teacher_embeddings)
+    else:
+        table = ITEM_TABLES.get(kind)(n_items, spec.model.dim, spec.item_table)
+    arch = SASRec if spec.kind in SASREC_KINDS else MODELS.get(spec.kind)
+    return arch(n_items, spec.model, items=table)
