@@ -23,10 +23,10 @@ import numpy as np
 from safetensors.numpy import load as st_load
 from safetensors.numpy import save as st_save
 
-from toolchain import __version__
 from toolchain.atomic import atomic_dir
 from toolchain.checksum import sha256_bytes
 from toolchain.errors import ArtifactError
+from toolchain.versioned import stamped, version_problem
 
 SCHEMA = "odtool.artifact"
 VERSION = 1
@@ -70,10 +70,8 @@ class BundleWriter:
 
     def write(self, out: str | Path, manifest: dict) -> Path:
         out = Path(out)
-        body = dict(manifest)
-        body.update({"schema": SCHEMA, "version": VERSION, "created_by": f"odtool {__version__}",
-                     "parts": {n: p.to_dict() for n, p in sorted(self.parts.items())},
-                     "total_bytes": sum(p.bytes for p in self.parts.values())})
+        body = stamped(SCHEMA, VERSION, {**manifest, "parts": {n: p.to_dict() for n, p in sorted(self.parts.items())},
+                                         "total_bytes": sum(p.bytes for p in self.parts.values())})
         with atomic_dir(out) as tmp:
             for file, data in self._files.items():
                 (tmp / file).write_bytes(data)
@@ -153,12 +151,9 @@ class Bundle:
             raise ArtifactError(f"{mpath}: invalid JSON ({e})", hint="freeze the run again") from None
         if not isinstance(manifest, dict):
             raise ArtifactError(f"{mpath}: the manifest is not a JSON object", hint="freeze the run again")
-        if manifest.get("schema") != SCHEMA:
-            raise ArtifactError(f"{mpath}: schema is {manifest.get('schema')!r}, expected {SCHEMA!r}")
-        version = manifest.get("version")
-        if not isinstance(version, int) or isinstance(version, bool) or version > VERSION:
-            raise ArtifactError(f"{mpath}: artifact schema version {version!r} is newer than this "
-                                f"odtool understands ({VERSION})", hint="upgrade odtool")
+        problem = version_problem(manifest, SCHEMA, "artifact", VERSION)
+        if problem:
+            raise ArtifactError(f"{mpath}: {problem}", hint="upgrade odtool")
         if SEAL in manifest and manifest[SEAL] != _seal_of(manifest):
             raise ArtifactError(f"{mpath}: the manifest fails its sha256 seal (edited or corrupted)",
                                 hint="freeze the run again")

@@ -15,6 +15,7 @@ from typing import Any
 
 from toolchain.atomic import atomic_write_json
 from toolchain.errors import ArtifactError
+from toolchain.versioned import stamped, version_problem
 
 FAMILY_FILE = "family.json"
 SCHEMA = "odtool.family"
@@ -39,10 +40,7 @@ def is_family(path: str | Path) -> bool:
 
 def write_family(directory: Path, content: dict[str, Any]) -> None:
     """Write ``family.json`` into ``directory`` (atomically)."""
-    from toolchain import __version__
-
-    atomic_write_json(directory / FAMILY_FILE, {"schema": SCHEMA, "version": VERSION,
-                                                "created_by": f"odtool {__version__}", **content})
+    atomic_write_json(directory / FAMILY_FILE, stamped(SCHEMA, VERSION, content))
 
 
 def read_family(path: str | Path) -> list[Member]:
@@ -54,11 +52,9 @@ def read_family(path: str | Path) -> list[Member]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise ArtifactError(f"{f}: not a readable artifact family ({e})",
                             hint="write it again with odtool freeze RUN --budgets ...") from None
-    if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
-        raise ArtifactError(f"{f}: not an artifact family (schema {doc.get('schema') if isinstance(doc, dict) else None!r})")
-    if doc.get("version") != VERSION:
-        raise ArtifactError(f"{f}: family version {doc.get('version')!r}, this odtool reads {VERSION}",
-                            hint="write it again with this odtool: odtool freeze RUN --budgets ...")
+    problem = version_problem(doc, SCHEMA, "artifact family", VERSION)
+    if problem:
+        raise ArtifactError(f"{f}: {problem}", hint="write it again with this odtool: odtool freeze RUN --budgets ...")
     try:
         members = [Member(str(m["name"]), path / str(m["name"]), int(m["budget_bytes"]), int(m["deployed_bytes"]),
                           m.get("cut")) for m in doc["members"]]

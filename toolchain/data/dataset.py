@@ -34,11 +34,11 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from toolchain import __version__
 from toolchain.atomic import atomic_dir
 from toolchain.checksum import sha256_file
 from toolchain.errors import DataFormatError, OdtoolError
 from toolchain.npz import load_npz, save_npz
+from toolchain.versioned import stamped, version_problem
 
 SCHEMA = "odtool.dataset"
 VERSION = 2
@@ -163,14 +163,8 @@ class SessionDataset:
         self.validate(directory)
         with atomic_dir(directory) as tmp:
             save_npz(tmp / "arrays.npz", self.arrays())
-            manifest = dict(self.manifest)
-            manifest.update({
-                "schema": SCHEMA,
-                "version": VERSION,
-                "created_by": f"odtool {__version__}",
-                "counts": self.counts(),
-                "arrays_sha256": sha256_file(tmp / "arrays.npz"),
-            })
+            manifest = stamped(SCHEMA, VERSION, {**self.manifest, "counts": self.counts(),
+                                                  "arrays_sha256": sha256_file(tmp / "arrays.npz")})
             (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
         self.manifest = manifest
         return directory
@@ -188,15 +182,10 @@ class SessionDataset:
             manifest = json.loads(manifest_path.read_text())
         except json.JSONDecodeError as e:
             raise DataFormatError(manifest_path, f"invalid JSON ({e})") from e
-        if manifest.get("schema") != SCHEMA:
-            raise DataFormatError(manifest_path, f"schema is {manifest.get('schema')!r}, expected {SCHEMA!r}")
-        if manifest.get("version") not in SUPPORTED_VERSIONS:
-            raise DataFormatError(
-                manifest_path,
-                f"dataset version {manifest.get('version')!r} is not supported by odtool {__version__} "
-                f"(supported: {', '.join(map(str, SUPPORTED_VERSIONS))})",
-                hint="upgrade odtool, or prepare the dataset again with this version",
-            )
+        problem = version_problem(manifest, SCHEMA, "dataset", VERSION, SUPPORTED_VERSIONS)
+        if problem:
+            raise DataFormatError(manifest_path, problem,
+                                  hint="upgrade odtool, or prepare the dataset again with this version")
         arrays_path = directory / "arrays.npz"
         expected = manifest.get("arrays_sha256")
         if expected and arrays_path.is_file() and sha256_file(arrays_path) != expected:

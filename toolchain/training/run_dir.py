@@ -32,6 +32,7 @@ from typing import Any
 from toolchain.atomic import atomic_write_json, atomic_write_text
 from toolchain.checksum import sha256_file
 from toolchain.errors import CheckpointError
+from toolchain.versioned import stamped, version_problem
 
 SCHEMA = "odtool.run"
 VERSION = 1
@@ -51,7 +52,7 @@ class RunDir:
 
     # ------------------------------------------------------------------ config
     def write_config(self, spec: dict[str, Any]) -> None:
-        atomic_write_json(self.config, {"schema": SCHEMA, "version": VERSION, **spec})
+        atomic_write_json(self.config, stamped(SCHEMA, VERSION, spec))
 
     def read_config(self) -> dict[str, Any]:
         if not self.config.is_file():
@@ -61,11 +62,9 @@ class RunDir:
             data = json.loads(self.config.read_text())
         except json.JSONDecodeError as e:
             raise CheckpointError(f"{self.config}: invalid JSON ({e})") from e
-        if data.get("schema") != SCHEMA:
-            raise CheckpointError(f"{self.config}: schema is {data.get('schema')!r}, expected {SCHEMA!r}")
-        if not isinstance(data.get("version"), int) or data["version"] > VERSION:
-            raise CheckpointError(f"{self.config}: run version {data.get('version')!r} is newer than this "
-                                  f"odtool understands ({VERSION})", hint="upgrade odtool")
+        problem = version_problem(data, SCHEMA, "run", VERSION)
+        if problem:
+            raise CheckpointError(f"{self.config}: {problem}", hint="upgrade odtool")
         return {k: v for k, v in data.items() if k not in ("schema", "version")}
 
     # ------------------------------------------------------------------ lifecycle
