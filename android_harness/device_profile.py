@@ -173,7 +173,7 @@ def parse_profile(data: Any, *, source: str = "<profile>") -> Profile:
 
 def _size(problems: list[str], obj: dict, key: str) -> int | None:
     """An optional byte size: an integer, or a string such as "2MiB" / "512KiB"."""
-    from toolchain.artifact.budget import parse_size
+    from toolchain.sizes.units import parse_size
 
     if key not in obj:
         return None

@@ -94,7 +94,7 @@ def train(job: Job, work: Path, data: Path, common: list[str], core: int | None,
 
 def sizes(work: Path, names: list[str], n_items: int) -> dict[str, dict]:
     from toolchain.training.build import load_trained, reference_teacher
-    from toolchain.training.sizes import size_report
+    from toolchain.sizes.report import size_report
 
     out = {}
     for name in names:

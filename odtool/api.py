@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from android_harness.bench.measure import BenchOutcome
     from android_harness.provision.setup import SetupReport
     from export.pipeline import ExportResult
-    from toolchain.artifact.budget import SizeCheck
+    from toolchain.sizes.budget import SizeCheck
     from toolchain.data.dataset import SessionDataset
     from toolchain.data.preprocess import PrepareOptions
     from toolchain.data.readers import ReadOptions
@@ -88,7 +88,7 @@ def freeze(run: str | Path, out: str | Path, *, budget: str | int | None = None,
 
     ``budget`` (e.g. "300KiB"): an elastic run is cut to the largest prefix that fits, any other
     run must fit already. ``budgets``: an elastic run cut to each, written as a family directory."""
-    from toolchain.artifact.budget import parse_size
+    from toolchain.sizes.units import parse_size
     from toolchain.errors import UsageError
     from toolchain.stages import freeze_family, freeze_run
 
@@ -115,7 +115,7 @@ def export(artifact: str | Path, formats: Sequence[str], out: str | Path | None 
     one exported (a member whose exported program comes out over the budget gives way to the
     next smaller)."""
     from export.pipeline import export_artifact
-    from toolchain.artifact.budget import human
+    from toolchain.sizes.units import human
     from toolchain.artifact.family import is_family, read_family
     from toolchain.errors import BudgetExceededError, UsageError
     from toolchain.progress import info
@@ -157,7 +157,7 @@ def export(artifact: str | Path, formats: Sequence[str], out: str | Path | None 
 
 
 def _require_exports_within(results: list[ExportResult], budget: int, profile: str | Path) -> None:
-    from toolchain.artifact.budget import human
+    from toolchain.sizes.units import human
     from toolchain.errors import BudgetExceededError
 
     over = [r for r in results if r.bytes > budget]
@@ -187,7 +187,8 @@ def size_check(paths: Sequence[str | Path], budget: str | int | None = None,
                pyproject: str | Path | None = None, profile: str | Path | None = None) -> list[SizeCheck]:
     """Each path verified and measured against ``budget``, or a device ``profile``'s model
     budget, else pyproject.toml's budgets (``odtool size-check``)."""
-    from toolchain.artifact.budget import check_sizes, parse_size
+    from toolchain.sizes.budget import check_sizes
+    from toolchain.sizes.units import parse_size
     from toolchain.errors import UsageError
 
     if profile is not None:
@@ -200,7 +201,7 @@ def size_check(paths: Sequence[str | Path], budget: str | int | None = None,
 
 def require_within_budget(checks: list[SizeCheck]) -> None:
     """The size gate on :func:`size_check`'s result: BudgetExceededError when a path is over its budget."""
-    from toolchain.artifact.budget import require_within_budget
+    from toolchain.sizes.budget import require_within_budget
 
     require_within_budget(checks)
 

@@ -2,7 +2,7 @@
 
 The rules live in :mod:`toolchain.session_contract` (shared with the runners, which run
 without odtool); this module turns the check of a file against its ``.report.json`` into an
-:class:`ArtifactError`, for the size gate (:mod:`toolchain.artifact.budget`), the exporters
+:class:`ArtifactError`, for the size gate (:mod:`toolchain.sizes.budget`), the exporters
 and the devices. :mod:`export.contract` adds what needs torch: input checking and padding.
 """
 

@@ -48,7 +48,7 @@ def evaluate_runs(runs: Sequence[str | Path], data: str | Path | None = None, sp
     and compression ratios; ``data`` defaults to the first run's dataset, else the synthetic default."""
     from toolchain.training.build import load_trained, reference_teacher
     from toolchain.training.run_dir import RunDir
-    from toolchain.training.sizes import size_report
+    from toolchain.sizes.report import size_report
 
     paths = [str(r) for r in runs if str(r) != "popularity"]
     if data is None and paths:
@@ -181,7 +181,7 @@ class _FreezeSource:
         into ``staged``; returns (metrics on the split asked for, the cut or None)."""
         import dataclasses
 
-        from toolchain.artifact.budget import human
+        from toolchain.sizes.units import human
         from toolchain.artifact.elastic import choose_cut, cut_model
         from toolchain.artifact.freeze import deployed_bytes, freeze_model
         from toolchain.artifact.load import load_artifact

@@ -83,7 +83,7 @@ def _command(*args: object) -> None:
 def deploy(out: Path, teacher: Path, student: Path, data: Path) -> None:
     """Steps 5-8: freeze, export, bench, size-check, each printed as its command prints it."""
     from android_harness.provision.layout import EmulatorLayout
-    from toolchain.artifact.budget import find_pyproject, load_budgets
+    from toolchain.sizes.budget import find_pyproject, load_budgets
     from toolchain.paths import odtool_home
 
     art, exp = out / "artifacts", out / "export"

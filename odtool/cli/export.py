@@ -11,7 +11,7 @@ from rich.table import Table
 
 from odtool import api
 from odtool.cli.common import print_json, stdout
-from toolchain.artifact.budget import human
+from toolchain.sizes.units import human
 from toolchain.formats import Format
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from odtool import api
 from odtool.cli.common import print_json, stdout
-from toolchain.artifact.budget import human
+from toolchain.sizes.units import human
 from toolchain.artifact.quantize import FloatStorage
 
 from toolchain.stages import FrozenFamily

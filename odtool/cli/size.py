@@ -10,9 +10,10 @@ from rich.table import Table
 
 from odtool import api
 from odtool.cli.common import print_json, stdout
-from toolchain.artifact.budget import SizeCheck, human
-from toolchain.artifact.parts import file_size, largest_parts
-from toolchain.artifact.size_report import table1
+from toolchain.sizes.budget import SizeCheck
+from toolchain.sizes.units import human
+from toolchain.sizes.parts import file_size, largest_parts
+from toolchain.sizes.table1 import table1
 from toolchain.errors import UsageError
 
 

@@ -56,7 +56,7 @@ from odtool.cli.train_options import (
     M,
     Preset,
 )
-from toolchain.artifact.budget import parse_size
+from toolchain.sizes.units import parse_size
 from toolchain.artifact.quantize import FloatStorage
 from toolchain.errors import UsageError
 from toolchain.training.build import Deploy

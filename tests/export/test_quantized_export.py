@@ -10,7 +10,7 @@ from export.parity import random_sessions
 from export.pipeline import export_model
 from toolchain.artifact.freeze import FreezeOptions, freeze_model
 from toolchain.artifact.load import load_artifact
-from toolchain.artifact.parts import largest_parts
+from toolchain.sizes.parts import largest_parts
 from toolchain.artifact.quantize import FloatStorage
 from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
 from toolchain.models.sasrec import SASRec, SASRecConfig

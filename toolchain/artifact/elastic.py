@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 
-from toolchain.artifact.budget import human
+from toolchain.sizes.units import human
 from toolchain.artifact.freeze import FreezeOptions, deployed_bytes
 from toolchain.errors import UsageError
 from toolchain.models.base import SessionRecommender

@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from toolchain.artifact.fit_budget import fit_table, teacher_bytes
+from toolchain.sizes.fit import fit_table, teacher_bytes
 from toolchain.artifact.quantize import FloatStorage
 from toolchain.compression.codes import CodesConfig, compression_ratio
 from toolchain.compression.quantized_codes import QuantizedCodesConfig

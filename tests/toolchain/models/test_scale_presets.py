@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolchain.artifact.fit_budget import fit_table, teacher_bytes
+from toolchain.sizes.fit import fit_table, teacher_bytes
 from toolchain.artifact.quantize import FloatStorage
 from toolchain.compression.quantized_codes import QuantizedCodesConfig
 from toolchain.models.sasrec import SASRec

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from toolchain.artifact.budget import check_sizes, parse_size
-from toolchain.artifact.size_report import Table1Row
+from toolchain.sizes.budget import check_sizes
+from toolchain.sizes.units import parse_size
+from toolchain.sizes.table1 import Table1Row
 from toolchain.compression.code_bits import eq13_ratio
 from odtool.cli.main import app
 from toolchain.errors import ConfigError, UsageError

@@ -8,7 +8,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from toolchain.artifact.budget import check_sizes
+from toolchain.sizes.budget import check_sizes
 from toolchain.artifact.bundle import BundleWriter
 from toolchain.checksum import sha256_file
 from odtool.cli.main import app

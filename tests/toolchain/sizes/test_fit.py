@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolchain.artifact.fit_budget import fit_table, student_bytes
+from toolchain.sizes.fit import fit_table, student_bytes
 from toolchain.artifact.freeze import FreezeOptions, deployed_bytes, freeze_model
 from toolchain.artifact.quantize import FloatStorage
 from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable

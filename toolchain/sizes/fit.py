@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from toolchain.artifact.budget import human
+from toolchain.sizes.units import human
 from toolchain.artifact.freeze import FreezeOptions, deployed_bytes
 from toolchain.artifact.quantize import FloatStorage
 from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
