@@ -7,7 +7,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, TypeVar
 
 from toolchain.data.raw import RawPairs, RawSessions
 from toolchain.errors import DataFormatError, UsageError
@@ -108,6 +108,29 @@ def split_fields(path: Path, lineno: int, line: str, sep: str, names: tuple[str,
             line=lineno,
         )
     return parts
+
+
+Row = TypeVar("Row")
+
+
+def read_rows(path: Path, opts: ReadOptions, sep: str, fields: tuple[str, ...],
+              parse: Callable[[int, list[str]], Row], *, header: bool = True) -> Iterator[Row]:
+    """Every data row of a delimited file, parsed: the header checked against ``fields`` (when
+    the format has one), blank lines skipped, each row split into exactly ``fields`` and given to
+    ``parse(lineno, values)``; a row that fails either (DataFormatError) is raised, or with
+    ``--skip-bad-rows`` counted and skipped."""
+    for lineno, line in iter_lines(path):
+        if header and lineno == 1:
+            check_header(path, line, sep, fields)
+            continue
+        if not line.strip():
+            continue
+        try:
+            row = parse(lineno, split_fields(path, lineno, line, sep, fields))
+        except DataFormatError as e:
+            opts.bad_row(e)
+            continue
+        yield row
 
 
 _INT64 = 2**63 - 1

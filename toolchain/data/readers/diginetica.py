@@ -15,11 +15,9 @@ from toolchain.data.readers.base import (
     ReadOptions,
     Reader,
     SessionBuilder,
-    check_header,
-    iter_lines,
     parse_int,
+    read_rows,
     register,
-    split_fields,
 )
 from toolchain.errors import DataFormatError
 
@@ -27,33 +25,28 @@ FIELDS = ("session_id", "user_id", "item_id", "timeframe", "eventdate")
 
 
 def read(path: Path, opts: ReadOptions) -> RawSessions:
+    """RawSessions from train-item-views.csv, grouped by session id."""
     builder = SessionBuilder()
     dates: dict[str, float] = {}
-    for lineno, line in iter_lines(path):
-        if lineno == 1:
-            check_header(path, line, ";", FIELDS)
-            continue
-        if not line.strip():
-            continue
-        try:
-            sid, _user, item, timeframe, date = split_fields(path, lineno, line, ";", FIELDS)
-            parse_int(path, lineno, "session_id", sid)
-            parse_int(path, lineno, "item_id", item)
-            frame = parse_int(path, lineno, "timeframe", timeframe)
-            day = dates.get(date)
-            if day is None:
-                try:
-                    day = dt.datetime.strptime(date, "%Y-%m-%d").replace(
-                        tzinfo=dt.timezone.utc).timestamp()
-                except ValueError:
-                    raise DataFormatError(path, f"expected a date YYYY-MM-DD, found {date[:20]!r}",
-                                          line=lineno, field="eventdate") from None
-                dates[date] = day
-        except DataFormatError as e:
-            opts.bad_row(e)
-            continue
+
+    def parse(lineno: int, row: list[str]) -> tuple[str, float, str]:
+        sid, _user, item, timeframe, date = row
+        parse_int(path, lineno, "session_id", sid)
+        parse_int(path, lineno, "item_id", item)
+        frame = parse_int(path, lineno, "timeframe", timeframe)
+        day = dates.get(date)
+        if day is None:
+            try:
+                day = dt.datetime.strptime(date, "%Y-%m-%d").replace(tzinfo=dt.timezone.utc).timestamp()
+            except ValueError:
+                raise DataFormatError(path, f"expected a date YYYY-MM-DD, found {date[:20]!r}",
+                                      line=lineno, field="eventdate") from None
+            dates[date] = day
         # The date orders sessions; timeframe (ms, < 1 day in practice) orders clicks.
-        builder.add(sid, day + frame / 1000.0, item)
+        return sid, day + frame / 1000.0, item
+
+    for sid, t, item in read_rows(path, opts, ";", FIELDS, parse):
+        builder.add(sid, t, item)
     return builder.build({"format": "diginetica", "path": str(path)})
 
 

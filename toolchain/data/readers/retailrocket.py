@@ -17,14 +17,11 @@ from toolchain.data.readers.base import (
     ReadOptions,
     Reader,
     SessionBuilder,
-    check_header,
-    iter_lines,
     parse_float,
     parse_int,
+    read_rows,
     register,
-    split_fields,
 )
-from toolchain.errors import DataFormatError
 
 KAGGLE_FIELDS = ("timestamp", "visitorid", "event", "itemid", "transactionid")
 TSV_FIELDS = ("timestamp", "user_id", "item_id", "session_id")
@@ -34,20 +31,15 @@ def read_kaggle(path: Path, opts: ReadOptions) -> RawSessions:
     """RawSessions from the Kaggle events.csv: the chosen event types, cut per visitor at inactivity gaps."""
     per_visitor: dict[str, list[tuple[float, int, str]]] = {}
     kept = 0
-    for lineno, line in iter_lines(path):
-        if lineno == 1:
-            check_header(path, line, ",", KAGGLE_FIELDS)
-            continue
-        if not line.strip():
-            continue
-        try:
-            stamp, visitor, event, item, _tx = split_fields(path, lineno, line, ",", KAGGLE_FIELDS)
-            t = parse_float(path, lineno, "timestamp", stamp) / 1000.0
-            parse_int(path, lineno, "visitorid", visitor)
-            parse_int(path, lineno, "itemid", item)
-        except DataFormatError as e:
-            opts.bad_row(e)
-            continue
+
+    def parse(lineno: int, row: list[str]) -> tuple[int, float, str, str, str]:
+        stamp, visitor, event, item, _tx = row
+        t = parse_float(path, lineno, "timestamp", stamp) / 1000.0
+        parse_int(path, lineno, "visitorid", visitor)
+        parse_int(path, lineno, "itemid", item)
+        return lineno, t, visitor, event, item
+
+    for lineno, t, visitor, event, item in read_rows(path, opts, ",", KAGGLE_FIELDS, parse):
         if event not in opts.event_types:
             continue
         per_visitor.setdefault(visitor, []).append((t, lineno, item))
@@ -71,20 +63,15 @@ def read_kaggle(path: Path, opts: ReadOptions) -> RawSessions:
 def read_tsv(path: Path, opts: ReadOptions) -> RawSessions:
     """RawSessions from the session-annotated RetailRocket TSV, grouped by its session id."""
     builder = SessionBuilder()
-    for lineno, line in iter_lines(path):
-        if lineno == 1:
-            check_header(path, line, "\t", TSV_FIELDS)
-            continue
-        if not line.strip():
-            continue
-        try:
-            stamp, _user, item, sid = split_fields(path, lineno, line, "\t", TSV_FIELDS)
-            t = parse_float(path, lineno, "timestamp", stamp)
-            parse_int(path, lineno, "item_id", item)
-            parse_int(path, lineno, "session_id", sid)
-        except DataFormatError as e:
-            opts.bad_row(e)
-            continue
+
+    def parse(lineno: int, row: list[str]) -> tuple[str, float, str]:
+        stamp, _user, item, sid = row
+        t = parse_float(path, lineno, "timestamp", stamp)
+        parse_int(path, lineno, "item_id", item)
+        parse_int(path, lineno, "session_id", sid)
+        return sid, t, item
+
+    for sid, t, item in read_rows(path, opts, "\t", TSV_FIELDS, parse):
         builder.add(sid, t, item)
     return builder.build({"format": "retailrocket-tsv", "path": str(path)})
 

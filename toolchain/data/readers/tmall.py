@@ -16,11 +16,9 @@ from toolchain.data.readers.base import (
     ReadOptions,
     Reader,
     SessionBuilder,
-    check_header,
-    iter_lines,
     parse_int,
+    read_rows,
     register,
-    split_fields,
 )
 from toolchain.errors import DataFormatError
 
@@ -36,26 +34,22 @@ def _day(path: Path, lineno: int, mmdd: int) -> float:
 
 
 def read(path: Path, opts: ReadOptions) -> RawSessions:
+    """RawSessions from user_log_format1.csv: one session per user and day, of the chosen actions."""
     builder = SessionBuilder()
     days: dict[int, float] = {}
-    for lineno, line in iter_lines(path):
-        if lineno == 1:
-            check_header(path, line, ",", FIELDS)
-            continue
-        if not line.strip():
-            continue
-        try:
-            user, item, _c, _s, _b, stamp, action = split_fields(path, lineno, line, ",", FIELDS)
-            parse_int(path, lineno, "user_id", user)
-            parse_int(path, lineno, "item_id", item)
-            mmdd = parse_int(path, lineno, "time_stamp", stamp)
-            act = parse_int(path, lineno, "action_type", action)
-            day = days.get(mmdd)
-            if day is None:
-                day = days[mmdd] = _day(path, lineno, mmdd)
-        except DataFormatError as e:
-            opts.bad_row(e)
-            continue
+
+    def parse(lineno: int, row: list[str]) -> tuple[str, str, int, float, int]:
+        user, item, _c, _s, _b, stamp, action = row
+        parse_int(path, lineno, "user_id", user)
+        parse_int(path, lineno, "item_id", item)
+        mmdd = parse_int(path, lineno, "time_stamp", stamp)
+        act = parse_int(path, lineno, "action_type", action)
+        day = days.get(mmdd)
+        if day is None:
+            day = days[mmdd] = _day(path, lineno, mmdd)
+        return user, item, mmdd, day, act
+
+    for user, item, mmdd, day, act in read_rows(path, opts, ",", FIELDS, parse):
         if act not in opts.tmall_actions:
             continue
         builder.add((user, mmdd), day, item)

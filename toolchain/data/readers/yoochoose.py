@@ -15,10 +15,9 @@ from toolchain.data.readers.base import (
     ReadOptions,
     Reader,
     SessionBuilder,
-    iter_lines,
     parse_int,
+    read_rows,
     register,
-    split_fields,
 )
 from toolchain.errors import DataFormatError
 
@@ -38,17 +37,14 @@ def parse_iso(path: Path, lineno: int, value: str) -> float:
 def read(path: Path, opts: ReadOptions) -> RawSessions:
     """Read a yoochoose-clicks file into RawSessions, grouped by session id and timed by each click."""
     builder = SessionBuilder()
-    for lineno, line in iter_lines(path):
-        if not line.strip():
-            continue
-        try:
-            sid, stamp, item, _cat = split_fields(path, lineno, line, ",", FIELDS)
-            parse_int(path, lineno, "session", sid)
-            parse_int(path, lineno, "item", item)
-            t = parse_iso(path, lineno, stamp)
-        except DataFormatError as e:
-            opts.bad_row(e)
-            continue
+
+    def parse(lineno: int, row: list[str]) -> tuple[str, float, str]:
+        sid, stamp, item, _cat = row
+        parse_int(path, lineno, "session", sid)
+        parse_int(path, lineno, "item", item)
+        return sid, parse_iso(path, lineno, stamp), item
+
+    for sid, t, item in read_rows(path, opts, ",", FIELDS, parse, header=False):
         builder.add(sid, t, item)
     return builder.build({"format": "yoochoose", "path": str(path)})
 
