@@ -19,42 +19,32 @@ from odtool.cli.common import new_app, stdout
 from odtool.cli.evaluate import metrics_table
 from odtool.cli.train_options import (
     ALLOW_INCOMPLETE,
-    BATCH,
     BETA,
     CAUSAL,
     CONFIG,
     CONTRASTIVE,
     DATA,
-    DEVICE,
     DIM,
     DROPOUT,
-    EPOCHS,
     FLAG_KEYS,
     GAMMA,
     HEADS,
     HOT,
-    INIT,
-    L2,
+    K,
     LAYERS,
-    LR,
-    MAX_LEN,
+    M,
     OUT,
     OVERWRITE,
-    PATIENCE,
     PRESET,
     PRETRAIN,
     RENAMED,
     RESUME,
-    SEED,
     SET,
     SOFT,
     TAU,
     TEACHER,
-    THREADS,
-    Device,
-    K,
-    M,
     Preset,
+    with_train_options,
 )
 from toolchain.sizes.units import parse_size
 from toolchain.artifact.quantize import FloatStorage
@@ -101,7 +91,7 @@ def _flags(params: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def run_training(kind: str, p: dict[str, Any], target_ratio: float | None = None,
                  deploy: Deploy = Deploy()) -> dict[str, Any]:
     """A command's parameters (its ``locals()``) -> :func:`odtool.api.train`, then its summary printed."""
-    flags = _flags(p)
+    flags = _flags({**p, **(p.get("train") or {})})
     for section, values in _parse_sets(p.get("set_")).items():
         flags.setdefault(section, {}).update(values)
     summary = api.train(kind, p["out"], data=p["data"], flags=flags, preset=p["preset"].value,
@@ -121,14 +111,12 @@ def print_summary(kind: str, out: Path, summary: dict[str, Any]) -> None:
 
 
 @app.command("teacher")
+@with_train_options
 def teacher(data: Optional[Path] = DATA, out: Path = OUT, config: Optional[Path] = CONFIG, preset: Preset = PRESET,
             resume: bool = RESUME, overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET,
-            epochs: Optional[int] = EPOCHS, batch_size: Optional[int] = BATCH, lr: Optional[float] = LR,
-            l2: Optional[float] = L2, init_range: Optional[float] = INIT, patience: Optional[int] = PATIENCE,
-            seed: Optional[int] = SEED, max_len: Optional[int] = MAX_LEN, threads: Optional[int] = THREADS,
-            device: Optional[Device] = DEVICE, dim: Optional[int] = DIM, layers: Optional[int] = LAYERS,
+            dim: Optional[int] = DIM, layers: Optional[int] = LAYERS,
             heads: Optional[int] = HEADS, dropout: Optional[float] = DROPOUT,
-            causal: Optional[bool] = CAUSAL) -> None:
+            causal: Optional[bool] = CAUSAL, train: Optional[dict] = None) -> None:
     """Train the server-side teacher: SASRec + soft-attention readout over a full item table.
 
     Example: odtool train teacher --data data/digi --out runs/teacher --epochs 20 --threads 2
@@ -148,6 +136,7 @@ class Structure(str, Enum):
 
 
 @app.command("student")
+@with_train_options
 def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] = TEACHER,
             allow_incomplete: bool = ALLOW_INCOMPLETE,
             recipe: Recipe = typer.Option(
@@ -174,11 +163,7 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
                 None, "--codebook-dtype", help="Deployable: codebook storage, seen exactly in training. "
                 "(default fp16)"),
             config: Optional[Path] = CONFIG, preset: Preset = PRESET, resume: bool = RESUME,
-            overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, epochs: Optional[int] = EPOCHS,
-            batch_size: Optional[int] = BATCH, lr: Optional[float] = LR, l2: Optional[float] = L2,
-            init_range: Optional[float] = INIT, patience: Optional[int] = PATIENCE, seed: Optional[int] = SEED,
-            max_len: Optional[int] = MAX_LEN, threads: Optional[int] = THREADS, device: Optional[Device] = DEVICE,
-            dropout: Optional[float] = DROPOUT, m: Optional[int] = M, k: Optional[int] = K,
+            overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, dropout: Optional[float] = DROPOUT, m: Optional[int] = M, k: Optional[int] = K,
             eta: Optional[float] = typer.Option(None, "--eta", help="Mixup weight of the teacher's X (Eq. 18)."),
             mixup: Optional[bool] = typer.Option(None, "--mixup/--no-mixup", help="Embedding mixup (w/o-m)."),
             straight_through: Optional[bool] = typer.Option(
@@ -195,7 +180,8 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
                                                    help="Any distillation at all (--no-distill: Stu-base)."),
             contrastive: Optional[bool] = CONTRASTIVE, soft_targets: Optional[bool] = SOFT,
             bidirectional: Optional[bool] = typer.Option(
-                None, "--bidirectional/--freeze-teacher", help="Update the teacher too (w/o-b: frozen).")) -> None:
+                None, "--bidirectional/--freeze-teacher", help="Update the teacher too (w/o-b: frozen)."),
+            train: Optional[dict] = None) -> None:
     """Train a compact student of a teacher: integer codes + small codebooks + the encoder.
 
     --recipe deployable (default): codes assigned once by k-means on the teacher's table (popularity-weighted), codebooks from the centroids, the teacher's encoder copied; then encoder and codebooks train with L_rec + soft targets on exactly the table that is frozen, and the best epoch is chosen on validation with that table. --budget / --ratio choose the most codes per item that fit; freeze stores the encoder int8 by default.
@@ -230,14 +216,11 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
 
 
 @app.command("odrec")
+@with_train_options
 def odrec(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] = TEACHER,
           allow_incomplete: bool = ALLOW_INCOMPLETE,
           config: Optional[Path] = CONFIG, preset: Preset = PRESET, resume: bool = RESUME,
-          overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, epochs: Optional[int] = EPOCHS,
-          batch_size: Optional[int] = BATCH, lr: Optional[float] = LR, l2: Optional[float] = L2,
-          init_range: Optional[float] = INIT, patience: Optional[int] = PATIENCE, seed: Optional[int] = SEED,
-          max_len: Optional[int] = MAX_LEN, threads: Optional[int] = THREADS, device: Optional[Device] = DEVICE,
-          dropout: Optional[float] = DROPOUT,
+          overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, dropout: Optional[float] = DROPOUT,
           ratio: Optional[float] = typer.Option(None, "--ratio", help="Target compression ratio."),
           match_student: Optional[Path] = typer.Option(None, "--match-student",
                                                        help="Use this student run's Eq. (13) ratio."),
@@ -245,7 +228,8 @@ def odrec(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] 
           n: Optional[int] = typer.Option(None, "--n", help="Semi-tensor factor n. (default 2)"),
           beta: Optional[float] = BETA, gamma: Optional[float] = GAMMA, tau: Optional[float] = TAU,
           hot_fraction: Optional[float] = HOT, pretrain_epochs: Optional[int] = PRETRAIN,
-          contrastive: Optional[bool] = CONTRASTIVE, soft_targets: Optional[bool] = SOFT) -> None:
+          contrastive: Optional[bool] = CONTRASTIVE, soft_targets: Optional[bool] = SOFT,
+          train: Optional[dict] = None) -> None:
     """Train OD-Rec: SASRec over a semi-tensor-train table, one-way distillation from a frozen teacher.
 
     Its compression ratio matches a student's: --match-student RUN, else --ratio, else the Eq. (13)
@@ -263,16 +247,12 @@ def odrec(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path] 
 def _baseline(kind: str, title: str, extra_help: str = "") -> None:
     def command(data: Optional[Path] = DATA, out: Path = OUT, config: Optional[Path] = CONFIG,
                 preset: Preset = PRESET, resume: bool = RESUME, overwrite: bool = OVERWRITE,
-                set_: Optional[List[str]] = SET, epochs: Optional[int] = EPOCHS, batch_size: Optional[int] = BATCH,
-                lr: Optional[float] = LR, l2: Optional[float] = L2, init_range: Optional[float] = INIT,
-                patience: Optional[int] = PATIENCE, seed: Optional[int] = SEED, max_len: Optional[int] = MAX_LEN,
-                threads: Optional[int] = THREADS, device: Optional[Device] = DEVICE,
-                dim: Optional[int] = DIM) -> None:
+                set_: Optional[List[str]] = SET, dim: Optional[int] = DIM, train: Optional[dict] = None) -> None:
         run_training(kind, locals())
 
     command.__doc__ = (f"Train {title}.{extra_help}\n\nOther model keys: --set model.KEY=VALUE or the config "
                        f"file's [model] section.\n\nExample: odtool train {kind} --data data/digi --out runs/{kind}")
-    app.command(kind)(command)
+    app.command(kind)(with_train_options(command))
 
 
 _baseline("gru4rec", "GRU4Rec (a GRU over the session; full softmax cross-entropy)")

@@ -1,14 +1,23 @@
 """The options shared by the ``odtool train`` commands, and where each one lands in the config.
 
 Flags default to None ("not given"), so presets and config files show through; FLAG_KEYS maps
-each parameter name to its (section, key) in the run's config.
+each parameter name to its (section, key) in the run's config. The training options are
+declared once, from :class:`~toolchain.training.config.TrainConfig`'s fields (their defaults
+shown from it): :func:`with_train_options` gives a command all of them.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+import inspect
+import typing
 from enum import Enum
+from typing import Any, Callable, Optional
 
 import typer
+
+from toolchain.training.config import DEVICES, MONITORS, TrainConfig
 
 
 class Preset(str, Enum):
@@ -18,11 +27,10 @@ class Preset(str, Enum):
     tiny = "tiny"
 
 
-class Device(str, Enum):
-    """The ``--device`` choices: auto (CUDA when present), cpu or cuda."""
-    auto = "auto"
-    cpu = "cpu"
-    cuda = "cuda"
+#: the ``--device`` choices, from the training config's (auto: CUDA when present)
+Device = Enum("Device", {d: d for d in DEVICES}, type=str)
+#: the ``--monitor`` choices, from the training config's
+Monitor = Enum("Monitor", {m: m for m in MONITORS}, type=str)
 
 
 DATA = typer.Option(None, "--data", "-d", help="Dataset directory (default: a student's teacher's dataset, "
@@ -35,17 +43,6 @@ PRESET = typer.Option(Preset.tmall, "--preset", help="Paper setting: tmall (N=12
 RESUME = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint.")
 OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing run in --out.")
 SET = typer.Option(None, "--set", help="Any config key: SECTION.KEY=VALUE (repeatable), e.g. model.steps=2.")
-EPOCHS = typer.Option(None, "--epochs", help="Epochs (students: joint epochs after pretraining). (default 20)")
-BATCH = typer.Option(None, "--batch-size", help="Mini-batch size. (default 100)")
-LR = typer.Option(None, "--lr", help="Adam learning rate. (default 0.001)")
-L2 = typer.Option(None, "--l2", help="L2 regularisation (Adam weight decay). (default 1e-05)")
-INIT = typer.Option(None, "--init-range", help="Initialise parameters from U(-b, b). (default 0.1)")
-PATIENCE = typer.Option(None, "--patience", help="Stop after this many epochs without a better "
-                        "validation NDCG@10 (0: never). (default 3)")
-SEED = typer.Option(None, "--seed", help="Seed: the same seed reproduces a CPU run bit for bit. (default 0)")
-MAX_LEN = typer.Option(None, "--max-len", help="Sessions keep their most recent items. (default 50)")
-THREADS = typer.Option(None, "--threads", help="torch CPU threads (0: torch's default). (default 0)")
-DEVICE = typer.Option(None, "--device", help="auto uses CUDA when present. (default auto)")
 DIM = typer.Option(None, "--dim", help="Embedding dimension N.")
 LAYERS = typer.Option(None, "--layers", help="Self-attention layers. (default 1)")
 HEADS = typer.Option(None, "--heads", help="Attention heads.")
@@ -65,9 +62,64 @@ SOFT = typer.Option(None, "--soft-targets/--no-soft-targets", help="Soft-target 
 M = typer.Option(None, "--M", help="Codebooks M. (default 4)")
 K = typer.Option(None, "--K", help="Vectors per codebook K. (default 32)")
 
+#: what each TrainConfig field means on the command line (its default is read from TrainConfig)
+TRAIN_HELP = {
+    "epochs": "Epochs (students: joint epochs after pretraining).",
+    "batch_size": "Mini-batch size.",
+    "lr": "Adam learning rate.",
+    "l2": "L2 regularisation (Adam weight decay).",
+    "init_range": "Initialise parameters from U(-b, b).",
+    "patience": "Stop after this many epochs without a better validation --monitor (0: never).",
+    "monitor": "The validation metric that picks the best epoch.",
+    "seed": "Seed: the same seed reproduces a CPU run bit for bit.",
+    "max_len": "Sessions keep their most recent items.",
+    "eval_batch_size": "Sessions per evaluation batch.",
+    "threads": "torch CPU threads (0: torch's default).",
+    "device": "auto uses CUDA when present.",
+    "keep_checkpoints": "Epoch checkpoints kept on disk (the latest ones).",
+}
+_CHOICES = {"device": Device, "monitor": Monitor}
+
+
+def _train_parameters() -> list[inspect.Parameter]:
+    """One keyword parameter (a typer option defaulting to None) per TrainConfig field."""
+    defaults = TrainConfig()
+    hints = typing.get_type_hints(TrainConfig)
+    params = []
+    for f in dataclasses.fields(TrainConfig):
+        if f.name not in TRAIN_HELP:
+            continue
+        kind = _CHOICES.get(f.name, hints[f.name])
+        option = typer.Option(None, "--" + f.name.replace("_", "-"),
+                              help=f"{TRAIN_HELP[f.name]} (default {getattr(defaults, f.name)})")
+        params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option,
+                                        annotation=Optional[kind]))
+    return params
+
+
+TRAIN_PARAMETERS = _train_parameters()
+
+
+def with_train_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command`` with every training option added to its command line; the values given
+    reach it as ``train`` (a dict of parameter name -> value, None when not given)."""
+    hints = typing.get_type_hints(command)
+    own = [p.replace(annotation=hints.get(p.name, p.annotation))
+           for p in inspect.signature(command).parameters.values() if p.name != "train"]
+    names = {p.name for p in TRAIN_PARAMETERS}
+
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        train = {n: kwargs.pop(n) for n in names if n in kwargs}
+        return command(**kwargs, train=train)
+
+    wrapper.__signature__ = inspect.Signature(own + TRAIN_PARAMETERS)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in own + TRAIN_PARAMETERS}
+    return wrapper
+
+
 FLAG_KEYS = {  # parameter name -> (section, key)
-    **{n: ("train", n) for n in ("epochs", "batch_size", "lr", "l2", "init_range", "patience", "seed",
-                                 "max_len", "threads", "device")},
+    **{n: ("train", n) for n in TRAIN_HELP},
     **{n: ("model", n) for n in ("dim", "layers", "heads", "dropout", "causal", "steps")},
     **{n: ("distill", n) for n in ("beta", "gamma", "tau", "hot_fraction", "pretrain_epochs",
                                    "contrastive", "soft_targets", "bidirectional", "distill")},

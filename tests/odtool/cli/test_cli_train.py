@@ -103,3 +103,32 @@ def test_help_has_an_example_for_every_train_command():
     for kind in ("teacher", "student", "odrec", "gru4rec", "narm", "stamp", "srgnn"):
         r = invoke("train", kind, "--help")
         assert r.exit_code == 0 and "Example" in r.output and f"odtool train {kind}" in r.output
+
+
+def test_every_training_setting_is_one_flag_on_every_train_command():
+    import dataclasses
+
+    from odtool.cli.train_options import TRAIN_HELP
+    from toolchain.training.config import TrainConfig
+
+    assert set(TRAIN_HELP) == {f.name for f in dataclasses.fields(TrainConfig)}  # a new field needs its help
+    import typer
+
+    train = typer.main.get_command(app).commands["train"]
+    want = {"--" + f.name.replace("_", "-") for f in dataclasses.fields(TrainConfig)}
+    for kind in ("teacher", "student", "odrec", "gru4rec", "narm", "stamp", "srgnn"):
+        params = {o: p for p in train.commands[kind].params for o in p.opts}
+        assert want <= set(params), (kind, want - set(params))
+        assert "(default NDCG@10)" in params["--monitor"].help  # the default shown is TrainConfig's
+        assert params["--lr"].default is None  # not given: presets and config files show through
+
+
+def test_training_flags_land_in_the_runs_config(runs, tmp_path):
+    r = invoke("train", "stamp", "--data", str(runs / "data"), "--out", str(tmp_path / "s"), *TINY,
+               "--monitor", "P@10", "--keep-checkpoints", "1", "--device", "cpu", "--lr", "0.02")
+    assert r.exit_code == 0, r.output
+    train = json.loads((tmp_path / "s" / "config.json").read_text())["train"]
+    assert (train["monitor"], train["keep_checkpoints"], train["device"], train["lr"]) == ("P@10", 1, "cpu", 0.02)
+    assert train["epochs"] == 1
+    r = invoke("train", "stamp", "--data", str(runs / "data"), "--out", str(tmp_path / "t"), *TINY, "--monitor", "AUC")
+    assert r.exit_code == 2 and "AUC" in r.output
