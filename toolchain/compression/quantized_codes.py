@@ -355,15 +355,15 @@ class QuantizedCodesTable(ItemTable):
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """ids [...] -> [..., N] (id 0 -> zeros)."""
         books = self.stored_codebooks().reshape(-1, self.sub)
-        rows = nn.functional.embedding(self.code_matrix()[ids] + self._offsets[: self.cut], books)  # [..., c, d]
+        flat = self.code_matrix()[ids] + self._offsets[: self.cut]  # [..., c] rows of the flat codebooks
         if self.product:
-            vec = rows.flatten(-2)[..., : self.dim]
-        elif self.nested:  # the columns of each subspace summed: [..., stages, S, d] -> [..., N]
-            stages = -(-self.cut // self.subspaces)
-            rows = nn.functional.pad(rows, (0, 0, 0, stages * self.subspaces - self.cut))
-            vec = rows.unflatten(-2, (stages, self.subspaces)).sum(-3).flatten(-2)[..., : self.dim]
-        else:
-            vec = rows.sum(-2)
+            vec = nn.functional.embedding(flat, books).flatten(-2)[..., : self.dim]
+        else:  # each subspace's columns summed in one embedding_bag (no [..., c, d] intermediate)
+            bags = flat.reshape(-1, self.cut)
+            step = self.subspaces if self.nested else 1
+            parts = [nn.functional.embedding_bag(bags[:, s::step], books, mode="sum") if s < self.cut
+                     else books.new_zeros(bags.shape[0], self.sub) for s in range(step)]
+            vec = torch.cat(parts, -1)[:, : self.dim].reshape(*ids.shape, self.dim)
         rotation = self.stored_rotation()
         if rotation is not None:
             vec = vec @ rotation
