@@ -18,6 +18,7 @@ from android_harness.device_profile import Profile
 
 
 def cpu_list(lo: int, hi: int) -> str:
+    """Format a CPU index range as a Linux cpulist: "lo-hi", or "lo" for one CPU."""
     return f"{lo}-{hi}" if hi > lo else f"{lo}"
 
 

@@ -34,6 +34,7 @@ PYTHON_FLAGS = ("-S", "-s", "-B")
 
 
 def qemu_binary() -> str:
+    """Path of the qemu-aarch64-static binary; raise DeviceError with an install hint if missing."""
     path = shutil.which(QEMU)
     if path is None:
         raise DeviceError(f"{QEMU} is not installed",

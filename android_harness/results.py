@@ -34,6 +34,7 @@ class Latency:
 
 @dataclass(frozen=True)
 class SessionTopK:
+    """One session's result: its ``length`` and the top-k item ``indices`` with their ``scores``."""
     length: int
     indices: tuple[int, ...]
     scores: tuple[float, ...]  # empty when the model returns indices only

@@ -35,6 +35,7 @@ class ContractModel(LoadedModel):
 
 
 class Exporter(ABC):
+    """Base export format: write an inference graph to a file, load it back behind its contract."""
     name: str = ""
     suffix: str = ""
     #: whether the graph may use odtool's custom kernels (only ExecuTorch can)

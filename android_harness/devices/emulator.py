@@ -31,6 +31,7 @@ SETUP_HINT = "run `odtool emulator setup` (it says what it downloads; `odtool em
 
 
 class EmulatorDevice(Device):
+    """A phone (Pixel 2 profile by default) emulated on the host by qemu-aarch64 user mode."""
     name = "emulator"
     emulated = True
 

@@ -15,6 +15,7 @@ EXIT_MEANINGS = {2: "usage error", 3: "bad or missing session file", 4: "model l
 
 
 def describe_exit(code: int) -> str:
+    """Describe an exit code in words: the killing signal's name, or the code and its meaning."""
     if code < 0:
         try:
             return f"killed by signal {signal.Signals(-code).name}"

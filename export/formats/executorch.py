@@ -60,6 +60,7 @@ def _runtime_log(text: str) -> str:
 
 @EXPORTERS.register(Format.executorch.value)
 class ExecuTorchExporter(Exporter):
+    """Export to ExecuTorch (.pte): torch.export lowered to XNNPACK; odtool kernels allowed."""
     name = Format.executorch.value
     suffix = Format.executorch.suffix
     supports_odtool_kernels = True

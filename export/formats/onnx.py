@@ -41,6 +41,7 @@ class _OrtModel(LoadedModel):
 
 @EXPORTERS.register(Format.onnx.value)
 class OnnxExporter(Exporter):
+    """Export to ONNX (TorchScript exporter), checked by onnx.checker, run with onnxruntime."""
     name = Format.onnx.value
     suffix = Format.onnx.suffix
 

@@ -56,6 +56,7 @@ def try_optimize_for_mobile(module: torch.jit.ScriptModule) -> tuple[torch.jit.S
 
 @EXPORTERS.register(Format.torchscript.value)
 class TorchScriptExporter(Exporter):
+    """Export a traced, mobile-optimised TorchScript module for the lite interpreter (.ptl)."""
     name = Format.torchscript.value
     suffix = Format.torchscript.suffix
     last_warning: str | None = None

@@ -57,6 +57,8 @@ class Kernels(str, Enum):
 
 @dataclass(frozen=True)
 class GraphOptions:
+    """Export graph options: ``max_len`` of a session, ``top_k`` items returned, the scoring
+    ``kernels``, whether the length is dynamic and the encoder's storage dtype."""
     max_len: int = 50
     top_k: int = 20
     kernels: Kernels = Kernels.portable

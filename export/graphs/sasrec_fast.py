@@ -26,6 +26,7 @@ _MASKED = -1e9
 
 
 def supports_fast_encoder(model: SessionRecommender) -> bool:
+    """Whether ``model`` can use the XNNPACK-friendly encoder: a non-causal SASRec."""
     return isinstance(model, SASRec) and not model.config.causal
 
 

@@ -157,6 +157,7 @@ def codebook_groups(m: int, k: int) -> list[list[int]]:
 
 
 class CodeStudentGraph(InferenceGraph):
+    """A code student's inference graph: top-k by look-up-table scoring, never the |V| x N table."""
     def __init__(self, model: SessionRecommender, options: GraphOptions) -> None:
         import copy
 

@@ -28,6 +28,7 @@ DataFormat = Enum("DataFormat", {n.replace("-", "_"): n for n in ["auto", *READE
 
 
 class SplitMethod(str, Enum):
+    """How to split sessions into train/test: by last item (paper) or by time (SR-GNN)."""
     last_item = "last-item"
     time = "time"
 

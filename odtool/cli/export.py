@@ -20,6 +20,7 @@ FormatChoice = Enum("FormatChoice", {**{f.value: f.value for f in Format}, "all"
 
 
 class KernelChoice(str, Enum):
+    """ExecuTorch student scoring: odtool's fused kernels or ExecuTorch's portable kernels only."""
     odtool = "odtool"
     portable = "portable"
 

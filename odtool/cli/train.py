@@ -125,11 +125,13 @@ def teacher(data: Optional[Path] = DATA, out: Path = OUT, config: Optional[Path]
 
 
 class Recipe(str, Enum):
+    """Student recipe: deployable (k-means codes, frozen table) or paper (EODRec as published)."""
     deployable = "deployable"
     paper = "paper"
 
 
 class Structure(str, Enum):
+    """Deployable codes: product (subspaces), residual, or nested (every prefix a table)."""
     product = "product"
     residual = "residual"
     nested = "nested"

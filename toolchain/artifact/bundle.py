@@ -34,6 +34,8 @@ VERSION = 1
 
 @dataclass
 class Part:
+    """One artifact part: its ``name``, ``file`` in the directory, size in ``bytes``, ``sha256``
+    and extra manifest ``meta``."""
     name: str
     file: str
     bytes: int

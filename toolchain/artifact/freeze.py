@@ -41,6 +41,8 @@ from toolchain.models.spec import ModelSpec
 
 @dataclass(frozen=True)
 class FreezeOptions:
+    """How to freeze: ``packed`` bit-packs the code matrix; ``codebook_storage`` and
+    ``encoder_storage`` are the float dtypes (fp32, fp16, int8) of the codebooks and encoder."""
     packed: bool = False
     codebook_storage: FloatStorage = FloatStorage.fp32
     encoder_storage: FloatStorage = FloatStorage.fp32

@@ -26,6 +26,7 @@ def code_dtype(k: int) -> torch.dtype:
 
 
 class FrozenCodesTable(ItemTable):
+    """A deployed compositional-codes table: fixed integer codes, frozen codebooks, LUT scoring."""
     code_layout = "compositional"
 
     def __init__(self, codes: torch.Tensor, codebooks: torch.Tensor) -> None:

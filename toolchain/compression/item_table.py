@@ -16,6 +16,7 @@ from toolchain.registry import Registry
 
 
 class ItemTable(nn.Module, ABC):
+    """Abstract item-embedding table: embeds item ids, scores session vectors against all items."""
     #: how an artifact and an export graph hold the table's deployed form: None (its tensors as
     #: they are), "compositional" (codes + N-dimensional codebooks: FrozenCodesTable) or
     #: "quantized" (codes + subspace codebooks + rotation, in the table's own storage)

@@ -166,6 +166,7 @@ def default_factors(n_items: int, dim: int, d: int, item_factors=None,
 
 
 def checked_shape(shape: TTShape, n_items: int, dim: int, source: str) -> TTShape:
+    """Return ``shape`` if it fits ``n_items`` x ``dim``, else raise ConfigError from ``source``."""
     problems = shape.problems(n_items, dim)
     if problems:
         raise ConfigError(problems, source=source)

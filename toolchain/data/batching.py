@@ -60,5 +60,6 @@ def iterate_batches(
 
 
 def n_batches(split: Split, batch_size: int, drop_last: bool = False) -> int:
+    """Number of mini-batches of ``split`` (a partial last one counts unless ``drop_last``)."""
     n = len(split)
     return n // batch_size if drop_last else -(-n // batch_size)

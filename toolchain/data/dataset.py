@@ -126,6 +126,8 @@ class Split:
 
 @dataclass
 class SessionDataset:
+    """A prepared dataset: train/valid/test splits, the item vocabulary (row 0 padding),
+    per-item click counts and the manifest (provenance, stats, checksums)."""
     train: Split
     valid: Split
     test: Split

@@ -15,6 +15,7 @@ from toolchain.progress import info
 
 
 def read_raw(path: str | Path, fmt: str = "auto", opts: ReadOptions | None = None) -> RawSessions | RawPairs:
+    """Read a raw session file with its format's reader (detected if ``auto``); report bad rows."""
     path = Path(path)
     if not path.exists():
         raise DataFormatError(path, "no such file or directory")

@@ -18,6 +18,7 @@ def popularity_share(item_counts: np.ndarray, top_fraction: float = 0.2) -> floa
 
 
 def dataset_stats(ds: SessionDataset) -> dict:
+    """Summarise a dataset: sequences per split, items, mean lengths, top-20% popularity share."""
     lengths = np.concatenate([ds.train.lengths, ds.valid.lengths, ds.test.lengths])
     stats = {
         "train_sequences": len(ds.train),

@@ -21,6 +21,7 @@ from toolchain.registry import Registry
 
 
 class SessionRecommender(nn.Module):
+    """Base session recommender: encode sessions, score all items, losses, export inputs."""
     items: ItemTable
 
     def encode(self, items: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

@@ -66,6 +66,7 @@ class NARMConfig(Config):
 
 @MODELS.register("narm")
 class NARM(SessionRecommender):
+    """NARM: a GRU with global (last state) and local (attention) contexts, decoded to N."""
     config_class = NARMConfig
 
     def __init__(self, n_items: int, config: NARMConfig | None = None,

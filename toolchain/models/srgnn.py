@@ -120,6 +120,7 @@ class GatedGraphCell(nn.Module):
 
 @MODELS.register("srgnn")
 class SRGNN(SessionRecommender):
+    """SR-GNN: a gated GNN over the session graph, then a soft-attention + last-item readout."""
     config_class = SRGNNConfig
 
     def __init__(self, n_items: int, config: SRGNNConfig | None = None,

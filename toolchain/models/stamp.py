@@ -62,6 +62,7 @@ class STAMPConfig(Config):
 
 @MODELS.register("stamp")
 class STAMP(SessionRecommender):
+    """STAMP: attention from general and last-click interest; theta = h_s * h_t."""
     config_class = STAMPConfig
 
     def __init__(self, n_items: int, config: STAMPConfig | None = None,

@@ -37,6 +37,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 def find_pyproject(start: Path) -> Path | None:
+    """The nearest ``pyproject.toml`` in ``start`` or its parents, or None."""
     for d in [start.resolve(), *start.resolve().parents]:
         if (d / "pyproject.toml").is_file():
             return d / "pyproject.toml"
@@ -66,6 +67,8 @@ EXPORT_SUFFIXES = SUFFIXES
 
 @dataclass
 class SizeCheck:
+    """One file's size check: its ``path``, ``size``, ``budget`` (None: none), the budget's
+    ``source`` and how the file was ``verified``."""
     path: Path
     size: int
     budget: int | None

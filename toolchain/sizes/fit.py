@@ -22,6 +22,7 @@ from toolchain.models.sasrec import SASRec, SASRecConfig
 
 @dataclass(frozen=True)
 class Fit:
+    """A sized student: the chosen item-table config and its deployed ``bytes`` per part."""
     table: QuantizedCodesConfig
     bytes: dict[str, int]  # {part: bytes, "total": ...}
 

@@ -19,6 +19,7 @@ from toolchain.models.base import SessionRecommender
 
 
 def table_ratio(model: SessionRecommender) -> float:
+    """Compression ratio of the model's item table against a full fp32 |V| x N table."""
     table = model.items
     if hasattr(table, "compression_ratio"):
         return float(table.compression_ratio())

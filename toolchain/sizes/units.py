@@ -24,6 +24,7 @@ def parse_size(text: str | int) -> int:
 
 
 def human(n: float) -> str:
+    """Format a byte count in binary units: "512 B", "1.50 KiB", ... up to GiB."""
     for unit in ("B", "KiB", "MiB", "GiB"):
         if abs(n) < 1024 or unit == "GiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}"

@@ -43,6 +43,7 @@ Sections = dict[str, dict[str, Any]]
 
 
 def dataset_info(ds: SessionDataset, path: str | Path | None) -> dict[str, Any]:
+    """Describe a dataset for a run's config: its resolved path, arrays sha256 and item count."""
     return {"path": str(Path(path).resolve()) if path is not None else None,
             "arrays_sha256": ds.manifest.get("arrays_sha256"), "n_items": ds.n_items}
 

@@ -39,6 +39,7 @@ VERSION = 1
 
 
 class RunDir:
+    """Paths into one run directory; reads and writes its config, checkpoints and metrics."""
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.config = self.root / "config.json"

@@ -105,6 +105,7 @@ def read_config_file(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def preset_config(cls: type[Config], preset: str) -> Config:
+    """Build ``cls`` at a named preset's scale (its ``tmall_scale`` etc. builder, else defaults)."""
     if preset not in PRESETS:
         raise ConfigError(f"preset must be one of {', '.join(PRESETS)}, got {preset!r}")
     builder = {"tmall": "tmall_scale", "retailrocket": "retailrocket_scale", "tiny": "tiny"}[preset]

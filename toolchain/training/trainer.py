@@ -44,6 +44,7 @@ class TrainingDivergedError(OdtoolError):
 
 
 class Trainer:
+    """Train a task by epochs: Adam, validation, early stopping and checkpoints in a RunDir."""
     def __init__(self, task: Task, spec: RunSpec, ds: SessionDataset, run: RunDir, device: torch.device,
                  inference_model: Callable[[], SessionRecommender]) -> None:
         if len(ds.valid) == 0:

@@ -15,6 +15,7 @@ from toolchain.errors import DataFormatError
 
 
 def read(path: Path, opts: ReadOptions) -> RawSessions:
+    """Read one session per line of comma-separated ids, skipping blanks, comments, bad rows."""
     sessions: list[list[str]] = []
     # One str object per distinct id: a click then costs a list slot, not a string of its own.
     ids: dict[str, str] = {}

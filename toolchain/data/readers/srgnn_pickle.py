@@ -52,6 +52,7 @@ def _pairs(path: Path) -> tuple[list[list[int]], list[int]]:
 
 
 def read(path: Path, opts: ReadOptions) -> RawPairs:
+    """Read SR-GNN's preprocessed train/test pickles as (sequence, target) pairs."""
     train_path, test_path = _locate(path)
     train_x, train_y = _pairs(train_path)
     test_x, test_y = _pairs(test_path)
