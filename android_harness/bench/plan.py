@@ -15,6 +15,8 @@ from toolchain.formats import Format
 from toolchain.models.scale_presets import KINDS, SCALES
 
 FORMATS = tuple(f.value for f in Format)
+#: the models of the paper's Table 5, the default columns of ``odtool bench``
+TABLE5_MODELS = tuple(k for k in KINDS if k != "paper-student")
 
 
 @dataclass(frozen=True)

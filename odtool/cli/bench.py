@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, List, Optional
 
 import typer
 
+from android_harness.bench.plan import TABLE5_MODELS
 from android_harness.devices import DEVICES
+from export.graphs.base import Kernels
 from odtool import api
 from odtool.cli.common import stdout
 from toolchain.formats import Format
-from toolchain.models.scale_presets import SCALES
+from toolchain.models.scale_presets import KINDS, SCALES
 
 if TYPE_CHECKING:
     from android_harness.bench.measure import BenchOutcome
@@ -35,7 +37,7 @@ def bench_command(
                                                         "unless --artifacts is given."),
     artifacts: Optional[List[Path]] = typer.Option(None, "--artifacts", help="Directory of frozen artifacts named "
                                                    "by model (DIR/student, DIR/teacher, ...), repeatable."),
-    models: str = typer.Option("student,odrec,teacher,gru4rec,narm,stamp,srgnn", help="Comma-separated models."),
+    models: str = typer.Option(",".join(TABLE5_MODELS), help="Comma-separated models: " + ", ".join(KINDS) + "."),
     formats: str = typer.Option("executorch", help="Comma-separated formats: "
                                 + ", ".join(f.value for f in Format) + "."),
     sessions: int = typer.Option(100, help="Sessions per timed pass."),
@@ -44,7 +46,8 @@ def bench_command(
     repeat: int = typer.Option(1, help="Timed passes over the sessions."),
     max_len: int = typer.Option(50, help="Session length of the exported graphs."),
     top_k: int = typer.Option(20, help="Items returned per session."),
-    kernels: str = typer.Option("odtool", help="Student scoring in ExecuTorch: odtool or portable."),
+    kernels: Kernels = typer.Option(Kernels.odtool, help="Student scoring in ExecuTorch: odtool (the fused "
+                                    "kernels) or portable (ExecuTorch's own operators)."),
     serial: Optional[str] = typer.Option(None, help="adb: the device serial (else ANDROID_SERIAL)."),
     core: Optional[int] = typer.Option(None, help="Pin the runner (or QEMU) to this host CPU."),
     data: Optional[Path] = typer.Option(None, help="Dataset whose test split gives the session lengths."),
@@ -71,7 +74,7 @@ def bench_command(
     outcome = api.bench(presets=[p.value for p in preset or []], artifacts=artifacts or [], out=out,
                         overwrite=overwrite, device=device.value, profile=profile, models=_csv(models),
                         formats=_csv(formats), sessions=sessions, threads=threads, warmup=warmup, repeat=repeat,
-                        max_len=max_len, top_k=top_k, kernels=kernels,
+                        max_len=max_len, top_k=top_k, kernels=kernels.value,
                         cores=(core,) if core is not None else None, serial=serial, data=data,
                         check_host=host_check)
     show_bench(outcome)
