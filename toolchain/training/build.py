@@ -60,6 +60,11 @@ class Deploy:
     elastic: bool = False  # one run for every budget: nested codes, every prefix trained (freeze cuts)
 
 
+#: How an elastic run trains its cuts unless the config says otherwise: each step the whole table
+#: and one cut drawn with p ~ 1/c (benchmarks/results/elastic_diginetica.md: on Diginetica's valid
+#: split this beat uniform draws at every validated cut)
+ELASTIC_TRAINING = {"anchor_full": True, "cut_draw": "small-first"}
+
 #: An elastic run's largest cut, unless --budget / --ratio say otherwise: 1/10 of the teacher
 ELASTIC_RATIO = 10.0
 
@@ -79,7 +84,9 @@ def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, pre
     if deploy.elastic:
         if deploy.recipe != "deployable":
             raise UsageError("--elastic trains the deployable recipe's nested codes", hint="drop --recipe paper")
-        flags = {**flags, "item_table": {**flags.get("item_table", {}), "structure": "nested", "elastic": True}}
+        defaults = {k: v for k, v in ELASTIC_TRAINING.items() if k not in (file.get("item_table") or {})}
+        flags = {**flags, "item_table": {**defaults, **flags.get("item_table", {}), "structure": "nested",
+                                         "elastic": True}}
         if deploy.budget is None and deploy.ratio is None:
             deploy = dataclasses.replace(deploy, ratio=ELASTIC_RATIO)
             info(f"elastic: the largest cut is sized to 1/{ELASTIC_RATIO:g} of the teacher's bytes "

@@ -156,3 +156,10 @@ def test_budgets_need_an_elastic_run(trained_tiny, tmp_path):
     assert code != 0 and "not an elastic run" in out and "--elastic" in out
     code, out = _freeze(str(trained_tiny["deployable"]), "--out", str(tmp_path / "g"), "--budget", "1KiB")
     assert code != 0 and "it is not an elastic run, so it cannot be cut" in out
+
+
+def test_an_elastic_run_trains_the_whole_table_and_small_first_cuts_by_default(elastic_run):
+    import json
+
+    table = json.loads((elastic_run / "elastic" / "config.json").read_text())["item_table"]
+    assert table["elastic"] and table["anchor_full"] is True and table["cut_draw"] == "small-first"
