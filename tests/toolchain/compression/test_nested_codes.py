@@ -45,7 +45,9 @@ def test_nested_lookup_table_scores_like_the_vectors(m, subspaces):
     t, _ = _nested(m, subspaces=subspaces, metric="sessions")
     t.eval()
     theta = torch.randn(4, DIM)
-    assert torch.allclose(t.score(theta)[:, 1:], (theta @ t.all_embeddings().t())[:, 1:], atol=1e-5)
+    dense = theta @ t.all_embeddings().t()
+    assert torch.allclose(t.lookup_scores(theta)[:, 1:], dense[:, 1:], atol=1e-5)  # the device's path
+    assert torch.allclose(t.score(theta), dense, atol=1e-6)  # the host's
     assert t.embed(torch.tensor([0])).abs().sum() == 0
 
 
@@ -66,6 +68,8 @@ def test_a_cut_folds_to_a_plain_table_that_scores_as_the_cut_did(storage, rotati
         plain = t.cut_table(cut).eval()
         assert not plain.elastic and plain.m == cut and plain.cut_scales is None
         assert torch.allclose(plain.score(theta), want, atol=1e-5, rtol=1e-5)
+        with t.at_cut(cut):  # and the device's look-up path, at the cut, agrees with both
+            assert torch.allclose(t.lookup_scores(theta), want, atol=1e-5, rtol=1e-5)
         assert plain.storage_bytes() == stored
     assert t.cut == 6  # at_cut gives the table back whole
 

@@ -44,9 +44,10 @@ def test_uneven_subspaces_pad_and_score_like_the_table():
     t.assign_from(x, sessions=_sessions())
     assert t.sub == 3 and t.codebooks.shape == (5, 8, 3)
     theta = torch.randn(4, DIM)
-    lut_scores = t.score(theta)
+    lut_scores = t.lookup_scores(theta)
     dense = theta @ t.all_embeddings().t()
     assert torch.allclose(lut_scores[:, 1:], dense[:, 1:], atol=1e-5)
+    assert torch.equal(t.score(theta)[:, 0], torch.zeros(4))
     assert lut_scores[:, 0].abs().sum() == 0 and t.embed(torch.tensor([0])).abs().sum() == 0
 
 
