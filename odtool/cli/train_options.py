@@ -67,6 +67,7 @@ TRAIN_HELP = {
     "epochs": "Epochs (students: joint epochs after pretraining).",
     "batch_size": "Mini-batch size.",
     "lr": "Adam learning rate.",
+    "lr_decay": "Each epoch trains at the last one's rate times this (1: constant).",
     "l2": "L2 regularisation (Adam weight decay).",
     "init_range": "Initialise parameters from U(-b, b).",
     "patience": "Stop after this many epochs without a better validation --monitor (0: never).",

@@ -14,7 +14,9 @@ MONITORS = tuple(f"{m}@{k}" for m in ("P", "NDCG", "MRR") for k in DEFAULT_KS)
 @dataclasses.dataclass
 class TrainConfig(Config):
     """epochs: training epochs (for students: of the joint phase, after pretraining);
-    batch_size, lr (Adam), l2 (Adam weight decay), init_range (U(-b, b)); patience: epochs
+    batch_size, lr (Adam), l2 (Adam weight decay), init_range (U(-b, b)); lr_decay: epoch e
+    trains at lr * lr_decay ** (e - 1) (1: a constant rate; computed from the epoch number,
+    so a resumed run trains at the rate an uninterrupted one would); patience: epochs
     without a better validation ``monitor`` before stopping (0 = never stop early);
     max_len: sessions keep their most recent max_len items; threads: torch CPU threads
     (0 = torch's default); device: auto | cpu | cuda; keep_checkpoints: epoch checkpoints
@@ -25,6 +27,7 @@ class TrainConfig(Config):
     epochs: int = 20
     batch_size: int = 100
     lr: float = 1e-3
+    lr_decay: float = 1.0
     l2: float = 1e-5
     init_range: float = 0.1
     patience: int = 3
@@ -41,6 +44,8 @@ class TrainConfig(Config):
         check_positive(problems, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
                        init_range=self.init_range, max_len=self.max_len,
                        eval_batch_size=self.eval_batch_size, keep_checkpoints=self.keep_checkpoints)
+        if not 0.0 < self.lr_decay <= 1.0:
+            problems.append(f"lr_decay must be in (0, 1] (each epoch's rate over the last), got {self.lr_decay}")
         for name in ("l2", "patience", "threads", "seed"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")

@@ -116,8 +116,14 @@ class Trainer:
                     and epoch < len(self.schedule))
 
     # ------------------------------------------------------------------ one epoch
+    def epoch_lr(self, epoch: int) -> float:
+        """The learning rate epoch ``epoch`` (1-based) trains at."""
+        return self.cfg.lr * self.cfg.lr_decay ** (epoch - 1)
+
     def _train_epoch(self, epoch: int, phase: str) -> dict[str, float]:
         split, bs = self.ds.train, self.cfg.batch_size
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.epoch_lr(epoch)
         order = rng.epoch_order(len(split), self.cfg.seed, epoch)
         self.task.module.train()
         sums: dict[str, torch.Tensor] = {}

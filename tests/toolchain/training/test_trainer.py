@@ -134,6 +134,8 @@ def test_resume_ends_with_the_same_weights(where, sampled, recipe, tiny_data, ti
     if sampled:  # the cached codes' refresh schedule must survive the interruption too
         flags["item_table"] = {"sampled": True, "sample_rows": 8, "refresh_every": 2}
     deploy = Deploy(recipe)
+    if recipe == "deployable":  # a decaying rate is set from the epoch number: a resumed run keeps it
+        flags["train"]["lr_decay"] = 0.5
     if recipe == "elastic":  # every step draws its cut: the draws must survive the interruption too
         deploy = Deploy(elastic=True, budget=1 << 30)
         flags["item_table"] = {"m": 6, "k": 8, "subspaces": 2, "cut_rotations": True}
@@ -166,6 +168,29 @@ def test_same_seed_same_weights(tiny_data, tmp_path):
                   flags={"train": {"epochs": 1, "seed": seed}})
         runs[name] = RunDir(tmp_path / name).model.read_bytes()
     assert runs["a"] == runs["b"] and runs["a"] != runs["c"]
+
+
+def test_lr_decay_lowers_each_epochs_rate(tiny_data, tmp_path):
+    _, data = tiny_data
+    weights = {}
+    for name, decay in (("constant", 1.0), ("decayed", 0.25)):
+        train_run("teacher", tmp_path / name, data=data, preset="tiny",
+                  flags={"train": {"epochs": 2, "lr": 1e-2, "lr_decay": decay}})
+        run = RunDir(tmp_path / name)
+        epoch, weights[name], state = run.latest_checkpoint()
+        assert epoch == 2
+        assert load_state(state)["optimizer"]["param_groups"][0]["lr"] == pytest.approx(1e-2 * decay)
+    assert weights["constant"].read_bytes() != weights["decayed"].read_bytes()
+
+
+def test_lr_decay_outside_its_range_is_a_config_error():
+    from toolchain.errors import ConfigError
+    from toolchain.training.config import TrainConfig
+
+    for bad in (1.5, 0.0):
+        with pytest.raises(ConfigError, match=r"lr_decay must be in \(0, 1\]"):
+            TrainConfig(lr_decay=bad)
+    assert TrainConfig(lr_decay=0.5).lr_decay == 0.5
 
 
 def test_early_stopping(tiny_data, tmp_path):
