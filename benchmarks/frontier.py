@@ -221,6 +221,8 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=50)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--allow-incomplete", action="store_true",
+                    help="accept --runs stopped before they finished (their best epoch so far)")
     ap.add_argument("--cache", type=Path, default=None,
                     help="measured rows, reused when the same artifact comes again (default: OUT/frontier_NAME.cache.json)")
     args = ap.parse_args()
@@ -253,7 +255,7 @@ def main() -> None:
             rows.append(measure(f"ptq:{spec_text}", model, spec, ds, p["encoder"], work, args,
                                 {"group": "ptq", "reconstruction_error": err}))
         for run in args.runs:
-            spec, model = load_trained(run, ds.n_items)
+            spec, model = load_trained(run, ds.n_items, allow_incomplete=args.allow_incomplete)
             summary_path = Path(run) / "summary.json"
             summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
             metrics = [json.loads(x) for x in (Path(run) / "metrics.jsonl").read_text().splitlines() if x.strip()]
