@@ -68,8 +68,7 @@ def main() -> None:
 
     from toolchain.artifact.freeze import FreezeOptions, deployed_bytes
     from toolchain.artifact.quantize import FloatStorage
-    from toolchain.compression.kmeans import kmeans
-    from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable, storage_bytes_of
+    from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
     from toolchain.data.pipeline import load_dataset
     from toolchain.evaluation.evaluate import evaluate, session_vectors
     from toolchain.models.sasrec import SASRec
@@ -103,19 +102,17 @@ def main() -> None:
             e_base = base.all_embeddings().detach()
             e_ref = e_base.clone()
             hot_bytes = 0
-            if h:
+            if h:  # the hot items' whitened residuals, product-quantized by the same table class
                 hot = by_clicks[:h]
                 rot = base.stored_rotation().detach()
                 resid = (x[hot] - e_base[hot]) @ torch.linalg.inv(rot)  # back in the whitened space
-                sub = -(-dim // m2)
-                parts = nn.functional.pad(resid, (0, m2 * sub - dim)).view(-1, m2, sub)
-                approx = torch.zeros_like(parts)
-                for j in range(m2):
-                    cents, assign = kmeans(parts[:, j].contiguous(), 256, 25, counts[hot] + 1.0, 1000 + j)
-                    approx[:, j] = cents[assign]
-                e_ref[hot] = e_base[hot] + approx.reshape(h, -1)[:, :dim] @ rot
+                extra = QuantizedCodesTable(h, dim, QuantizedCodesConfig(m=m2, k=256, metric="euclidean",
+                                                                         codebook_storage=args.storage))
+                extra.assign_from(torch.cat([resid.new_zeros(1, dim), resid]),
+                                  weights=torch.cat([torch.ones(1), counts[hot] + 1.0]), seed=1000)
+                e_ref[hot] = e_base[hot] + extra.all_embeddings().detach()[1:] @ rot
                 id_bytes = 2 if n_items < 65536 else 4
-                hot_bytes = h * m2 + h * id_bytes + storage_bytes_of(m2 * 256 * sub, m2 * 256, args.storage)
+                hot_bytes = extra.storage_bytes() - m2 + h * id_bytes  # its code row 0 is padding
         if encoder_bytes is None:
             probe = SASRec(n_items, teacher.config, items=base)
             probe.load_state_dict({k: v for k, v in teacher.state_dict().items() if not k.startswith("items.")},
