@@ -26,12 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import header, write_results  # noqa: E402
 from benchmarks.frontier import METRICS, measure  # noqa: E402
+from benchmarks.frontier import train_seconds as frontier_train_seconds  # noqa: E402
 
 
 def train_seconds(run: Path) -> tuple[float, int, bool]:
     """(seconds of training + validation, epochs run, finished) from a run's metrics.jsonl."""
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    seconds = sum(r.get("epoch_seconds", 0) + r.get("eval_seconds", 0) for r in rows)
+    seconds = frontier_train_seconds(rows)
     epochs = len([r for r in rows if r.get("phase") not in (None, "start")])
     return seconds, epochs, (run / "summary.json").is_file()
 

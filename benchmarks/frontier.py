@@ -205,6 +205,13 @@ def plot(rows: list[dict], teacher: dict, pop: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
+def train_seconds(metrics: list[dict]) -> float:
+    """A run's training time: the trainer's clock (preparation, every epoch and its validation,
+    resumed sessions included), or for runs older than that clock the sum of their epochs."""
+    clocked = [r["elapsed_seconds"] for r in metrics if "elapsed_seconds" in r]
+    return clocked[-1] if clocked else sum(r.get("epoch_seconds", 0) + r.get("eval_seconds", 0) for r in metrics)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("data", help="prepared dataset directory")
@@ -259,7 +266,7 @@ def main() -> None:
             summary_path = Path(run) / "summary.json"
             summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
             metrics = [json.loads(x) for x in (Path(run) / "metrics.jsonl").read_text().splitlines() if x.strip()]
-            seconds = sum(r.get("epoch_seconds", 0) + r.get("eval_seconds", 0) for r in metrics)
+            seconds = train_seconds(metrics)
             label = f"{spec.kind}:{Path(run).name}"
             rows.append(measure(label, model, spec, ds, spec.deploy.get("encoder_storage", "fp32"), work, args,
                                 {"group": "run", "train_seconds": seconds, "best_epoch": summary.get("best_epoch"),

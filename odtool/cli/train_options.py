@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from toolchain.training.config import DEVICES, MONITORS, TrainConfig
+from toolchain.training.build import DEPLOYABLE_LR_DECAY
 
 
 class Preset(str, Enum):
@@ -78,8 +79,11 @@ TRAIN_HELP = {
     "threads": "torch CPU threads (0: torch's default).",
     "device": "auto uses CUDA when present.",
     "keep_checkpoints": "Epoch checkpoints kept on disk (the latest ones).",
+    "max_minutes": "Wall-clock budget: no epoch starts that would end past it (0: none; resumes count).",
 }
 _CHOICES = {"device": Device, "monitor": Monitor}
+#: defaults that differ by run kind
+DEFAULT_TEXT = {"lr_decay": f"{DEPLOYABLE_LR_DECAY:g} for deployable students, else 1.0"}
 
 
 def _train_parameters() -> list[inspect.Parameter]:
@@ -92,7 +96,7 @@ def _train_parameters() -> list[inspect.Parameter]:
             continue
         kind = _CHOICES.get(f.name, hints[f.name])
         option = typer.Option(None, "--" + f.name.replace("_", "-"),
-                              help=f"{TRAIN_HELP[f.name]} (default {getattr(defaults, f.name)})")
+                              help=f"{TRAIN_HELP[f.name]} (default {DEFAULT_TEXT.get(f.name, getattr(defaults, f.name))})")
         params.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=option,
                                         annotation=Optional[kind]))
     return params

@@ -20,7 +20,9 @@ class TrainConfig(Config):
     without a better validation ``monitor`` before stopping (0 = never stop early);
     max_len: sessions keep their most recent max_len items; threads: torch CPU threads
     (0 = torch's default); device: auto | cpu | cuda; keep_checkpoints: epoch checkpoints
-    kept on disk (the latest ones)."""
+    kept on disk (the latest ones); max_minutes: a wall-clock budget for training (0 = none):
+    an epoch is not started when the minutes spent so far (every epoch and its validation,
+    resumed runs included) plus the slowest epoch so far would pass it."""
 
     KIND = "train"
 
@@ -38,6 +40,7 @@ class TrainConfig(Config):
     threads: int = 0
     device: str = "auto"
     keep_checkpoints: int = 2
+    max_minutes: float = 0.0
 
     def problems(self) -> list[str]:
         problems: list[str] = []
@@ -46,7 +49,7 @@ class TrainConfig(Config):
                        eval_batch_size=self.eval_batch_size, keep_checkpoints=self.keep_checkpoints)
         if not 0.0 < self.lr_decay <= 1.0:
             problems.append(f"lr_decay must be in (0, 1] (each epoch's rate over the last), got {self.lr_decay}")
-        for name in ("l2", "patience", "threads", "seed"):
+        for name in ("l2", "patience", "threads", "seed", "max_minutes"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.monitor not in MONITORS:

@@ -33,7 +33,7 @@ from toolchain.training.spec import RunSpec, read_config_file
 from toolchain.training.trainer import Trainer
 
 #: settings that may change when a run is resumed
-RUNTIME = {"threads", "device"}
+RUNTIME = {"threads", "device", "max_minutes"}  # may change on --resume (not the model)
 
 
 def train_run(kind: str, out: Path, *, data: Path | None = None, flags: dict[str, dict[str, Any]] | None = None,

@@ -60,6 +60,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ driver
     def fit(self, resume: bool = False) -> dict[str, Any]:
+        self._clock0, self._spent_before = time.perf_counter(), 0.0
         start = self._resume() + 1 if resume else 1
         if start == 1:
             self.run.metrics.unlink(missing_ok=True)
@@ -68,12 +69,18 @@ class Trainer:
                 self._validate_start()
         total = len(self.schedule)
         epoch_seconds: dict[str, list[float]] = defaultdict(list)
+        epoch_costs: list[float] = []  # each epoch's training + validation seconds
         for r in self.run.read_metrics():
             if r.get("phase") not in (None, "start"):
                 epoch_seconds[r["phase"]].append(r["epoch_seconds"])
+                epoch_costs.append(r["epoch_seconds"] + r.get("eval_seconds", 0.0))
         stopped = self._should_stop(start - 1)
+        out_of_time = False
         for epoch in range(start, total + 1):
             if stopped:
+                break
+            if self._out_of_time(epoch, epoch_costs):
+                out_of_time = True
                 break
             phase = self.schedule[epoch - 1]
             if epoch > 1 and phase != self.schedule[epoch - 2]:
@@ -91,13 +98,32 @@ class Trainer:
             else:
                 self.bad_epochs += 1
             epoch_seconds[phase].append(seconds)
+            epoch_costs.append(seconds + eval_seconds)
             self.run.append_metrics({"epoch": epoch, "phase": phase, "train": train, "valid": valid,
                                      "epoch_seconds": seconds, "eval_seconds": eval_seconds,
-                                     "best": improved})
+                                     "elapsed_seconds": self.elapsed(), "best": improved})
             self._checkpoint(epoch)
             self._report(epoch, total, phase, train, valid, seconds, improved)
             stopped = self._should_stop(epoch)
-        return self._finish(stopped, epoch_seconds)
+        return self._finish(stopped, out_of_time, epoch_seconds)
+
+    def elapsed(self) -> float:
+        """Seconds this run has trained: the earlier sessions' (a resumed run) and this one's,
+        its preparation (e.g. the code assignment) included."""
+        return self._spent_before + time.perf_counter() - self._clock0
+
+    def _out_of_time(self, epoch: int, epoch_costs: list[float]) -> bool:
+        """Whether ``max_minutes`` forbids starting ``epoch``: the time spent plus the slowest
+        epoch so far would pass it (the first epoch always runs: nothing predicts its cost)."""
+        limit = self.cfg.max_minutes * 60.0
+        if not limit or not epoch_costs:
+            return False
+        spent, expected = self.elapsed(), max(epoch_costs)
+        if spent + expected <= limit:
+            return False
+        info(f"stopping before epoch {epoch}: {spent / 60:.1f} min spent, an epoch takes up to "
+             f"{expected / 60:.1f} min, --max-minutes is {self.cfg.max_minutes:g}")
+        return True
 
     def _validate_start(self) -> None:
         """Epoch 0: the model as prepared (e.g. post-training-quantized) is a candidate too, so
@@ -107,7 +133,8 @@ class Trainer:
         self.best, self.best_epoch = self._score(valid), 0
         self._save_best(0, valid)
         self.run.append_metrics({"epoch": 0, "phase": "start", "valid": valid, "epoch_seconds": 0.0,
-                                 "eval_seconds": time.perf_counter() - t0, "best": True})
+                                 "eval_seconds": time.perf_counter() - t0, "elapsed_seconds": self.elapsed(),
+                                 "best": True})
         info(f"epoch 0 (start, untrained): valid P@10 {100 * valid['P@10']:.2f} NDCG@10 {100 * valid['NDCG@10']:.2f}")
 
     def _should_stop(self, epoch: int) -> bool:
@@ -218,10 +245,13 @@ class Trainer:
         except (KeyError, ValueError, TypeError, RuntimeError) as e:
             raise CheckpointError(f"{state_path}: does not match this run ({type(e).__name__}: {e})") from e
         self.run.truncate_metrics(epoch)
+        spent = [r["elapsed_seconds"] for r in self.run.read_metrics() if "elapsed_seconds" in r]
+        self._spent_before = spent[-1] if spent else 0.0
         info(f"resuming {self.run.root} after epoch {epoch} (best so far: epoch {self.best_epoch})")
         return epoch
 
-    def _finish(self, stopped: bool, epoch_seconds: dict[str, list[float]]) -> dict[str, Any]:
+    def _finish(self, stopped: bool, out_of_time: bool, epoch_seconds: dict[str, list[float]]) -> dict[str, Any]:
+        trained = self.elapsed()  # the test split's scoring is not training
         model = self.inference_model()
         load_weights(model, self.run.model)
         model.to(self.device).eval()
@@ -232,7 +262,8 @@ class Trainer:
         summary = {
             "kind": self.spec.kind, "best_epoch": best["epoch"], "valid": best["valid"], "test": test,
             "epochs_run": len([r for r in self.run.read_metrics() if r.get("phase") not in (None, "start")]),
-            "stopped_early": stopped,
+            "stopped_early": stopped, "stopped_by_time": out_of_time,
+            "train_seconds": trained,
             "mean_epoch_seconds": {k: sum(v) / len(v) for k, v in epoch_seconds.items() if v},
         }
         atomic_write_json(self.run.summary, summary)

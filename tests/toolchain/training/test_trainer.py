@@ -200,6 +200,33 @@ def test_early_stopping(tiny_data, tmp_path):
     assert summary["stopped_early"] and summary["epochs_run"] == 2 and summary["best_epoch"] == 1
 
 
+def test_max_minutes_stops_before_an_epoch_that_would_pass_it_and_counts_resumed_time(tiny_data, tmp_path):
+    _, data = tiny_data
+    out = tmp_path / "t"
+    flags = {"train": {"epochs": 3, "patience": 0, "max_minutes": 1e-9}}
+    first = train_run("teacher", out, data=data, preset="tiny", flags=flags)
+    assert first["stopped_by_time"] and first["epochs_run"] == 1  # the first epoch always runs
+    assert first["train_seconds"] > 0
+    rows = RunDir(out).read_metrics()
+    assert rows[0]["elapsed_seconds"] >= rows[0]["epoch_seconds"] + rows[0]["eval_seconds"]
+    # resumed, the time already spent counts: the budget is still used up
+    again = train_run("teacher", out, resume=True)
+    assert again["stopped_by_time"] and again["epochs_run"] == 1
+    # the budget is a runtime setting: a resume may lift it, and the run finishes its epochs
+    done = train_run("teacher", out, resume=True, flags={"train": {"max_minutes": 0.0}})
+    assert not done["stopped_by_time"] and done["epochs_run"] == 3
+    elapsed = [r["elapsed_seconds"] for r in RunDir(out).read_metrics() if "elapsed_seconds" in r]
+    assert elapsed == sorted(elapsed) and done["train_seconds"] >= elapsed[-1]
+
+
+def test_max_minutes_must_not_be_negative():
+    from toolchain.errors import ConfigError
+    from toolchain.training.config import TrainConfig
+
+    with pytest.raises(ConfigError, match="max_minutes must be >= 0"):
+        TrainConfig(max_minutes=-1.0)
+
+
 def test_wrong_shape_names_the_file_and_the_tensor(tiny_teacher):
     path = RunDir(tiny_teacher).model
     other = SASRec(99, SASRecConfig.tiny())
