@@ -25,14 +25,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import header, write_results  # noqa: E402
-from benchmarks.frontier import METRICS, measure  # noqa: E402
-from benchmarks.frontier import train_seconds as frontier_train_seconds  # noqa: E402
+from benchmarks.frontier import METRICS, clocked_seconds, measure  # noqa: E402
 
 
 def train_seconds(run: Path) -> tuple[float, int, bool]:
     """(seconds of training + validation, epochs run, finished) from a run's metrics.jsonl."""
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines() if x.strip()]
-    seconds = frontier_train_seconds(rows)
+    seconds = clocked_seconds(rows)
     epochs = len([r for r in rows if r.get("phase") not in (None, "start")])
     return seconds, epochs, (run / "summary.json").is_file()
 

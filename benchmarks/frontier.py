@@ -205,7 +205,7 @@ def plot(rows: list[dict], teacher: dict, pop: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def train_seconds(metrics: list[dict]) -> float:
+def clocked_seconds(metrics: list[dict]) -> float:
     """A run's training time: the trainer's clock (preparation, every epoch and its validation,
     resumed sessions included), or for runs older than that clock the sum of their epochs."""
     clocked = [r["elapsed_seconds"] for r in metrics if "elapsed_seconds" in r]
@@ -266,7 +266,7 @@ def main() -> None:
             summary_path = Path(run) / "summary.json"
             summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
             metrics = [json.loads(x) for x in (Path(run) / "metrics.jsonl").read_text().splitlines() if x.strip()]
-            seconds = train_seconds(metrics)
+            seconds = clocked_seconds(metrics)
             label = f"{spec.kind}:{Path(run).name}"
             rows.append(measure(label, model, spec, ds, spec.deploy.get("encoder_storage", "fp32"), work, args,
                                 {"group": "run", "train_seconds": seconds, "best_epoch": summary.get("best_epoch"),
