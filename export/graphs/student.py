@@ -76,7 +76,17 @@ class ExportQuantizedItems(nn.Module):
         if self.nested:  # which subspace of theta' each column reads
             self.register_buffer("_column_subspace", (torch.arange(table.m) % table.subspaces), persistent=False)
         self.storage = table.config.codebook_storage
-        self.books = StoredTensor(table.stored_codebooks().detach(), self.storage, use_kernel)
+        # int8 product codebooks with odtool's kernels: held dimension-major [M, d, K] with one
+        # scale per vector [M, K] (the same bytes), read as int8 by odtool::pq_topk, which builds
+        # the look-up table itself; the session's few rows are gathered and widened alone
+        self.fast_pq = use_kernel and self.product and self.storage == "int8"
+        if self.fast_pq:
+            values, scales = quantize_rows(table.stored_codebooks().detach(), "int8")
+            self.register_buffer("books_t", values.permute(0, 2, 1).contiguous())
+            self.register_buffer("book_scales", scales.reshape(self.m, self.k).contiguous())
+            self.books = None
+        else:
+            self.books = StoredTensor(table.stored_codebooks().detach(), self.storage, use_kernel)
         rotation = table.stored_rotation()
         self.rotation = None if rotation is None else StoredTensor(rotation.detach(), self.storage, use_kernel)
         self.register_buffer("codes_t", table.code_matrix().t().to(code_dtype(table.k)).contiguous())
@@ -87,7 +97,7 @@ class ExportQuantizedItems(nn.Module):
     def widened_once(self):
         """Within the block, the codebooks and R are widened once and shared by every use (the
         session's embeddings and the look-up table): one ``widen`` each per call, not two."""
-        self._held = (self.books(), None if self.rotation is None else self.rotation())
+        self._held = (None if self.fast_pq else self.books(), None if self.rotation is None else self.rotation())
         try:
             yield
         finally:
@@ -95,6 +105,8 @@ class ExportQuantizedItems(nn.Module):
 
     def codebooks(self) -> torch.Tensor:
         """[M, K, d] float32."""
+        if self.fast_pq:  # (eager reference paths only: the kernel graph never widens them all)
+            return (self.books_t.to(torch.float32) * self.book_scales.view(self.m, 1, self.k)).permute(0, 2, 1)
         return self.books() if self._held is None else self._held[0]
 
     def rotation_matrix(self) -> torch.Tensor:
@@ -108,7 +120,14 @@ class ExportQuantizedItems(nn.Module):
         """ids [...] -> [..., N] (id 0 -> zeros)."""
         flat_ids = ids.reshape(-1)
         flat = torch.index_select(self.codes_t, 1, flat_ids).long() + self._offsets  # [M, n]
-        rows = nn.functional.embedding(flat.t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
+        if self.fast_pq:  # gather the session's int8 entries and their scales, widen only those
+            n = flat_ids.shape[0]
+            codes = flat - self._offsets  # [M, n]
+            q = torch.gather(self.books_t, 2, codes.view(self.m, 1, n).expand(self.m, self.sub, n))  # [M, d, n]
+            scale = torch.gather(self.book_scales, 1, codes).view(self.m, 1, n)
+            rows = (q.to(torch.float32) * scale).permute(2, 0, 1)  # [n, M, d]
+        else:
+            rows = nn.functional.embedding(flat.t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
         if self.product:
             vec = rows.reshape(flat_ids.shape[0], -1)[:, : self.dim]
         elif self.nested:  # [n, stages, S, d] summed over the stages
@@ -130,11 +149,22 @@ class ExportQuantizedItems(nn.Module):
         scores = torch.stack(rows)
         return torch.cat([torch.zeros_like(scores[:, :1]), scores[:, 1:]], 1)
 
+    def rotated(self, theta: torch.Tensor) -> torch.Tensor:
+        """theta' = R theta [N] (theta itself when the table has no R)."""
+        if self.rotation is None:
+            return theta
+        return torch.bmm(self.rotation_matrix().view(1, self.dim, self.dim), theta.view(1, self.dim, 1)).view(self.dim)
+
+    def subspace_theta(self, theta: torch.Tensor) -> torch.Tensor:
+        """Product codes: theta' cut into its M subspace slices [M, d] (zero-padded to M d)."""
+        t = self.rotated(theta)
+        t = t if not self.pad else torch.cat([t, t.new_zeros(self.pad)])
+        return t.view(self.m, self.sub)
+
     def lookup_table(self, theta: torch.Tensor) -> torch.Tensor:
         """t [M, K] for theta [N] (rotated first: theta' = R theta)."""
         books = self.codebooks()
-        if self.rotation is not None:
-            theta = torch.bmm(self.rotation_matrix().view(1, self.dim, self.dim), theta.view(1, self.dim, 1)).view(self.dim)
+        theta = self.rotated(theta)
         if not (self.product or self.nested):
             return (books.reshape(-1, self.dim) @ theta).view(self.m, self.k)
         t = theta if not self.pad else torch.cat([theta, theta.new_zeros(self.pad)])
@@ -219,6 +249,10 @@ class CodeStudentGraph(InferenceGraph):
     def _forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         items, lengths = self.sanitize(items, lengths)
         theta = self.theta(items, lengths)  # [N]
+        if self.use_kernel and self.quantized and self.model.items.fast_pq:
+            items = self.model.items
+            return torch.ops.odtool.pq_topk(items.subspace_theta(theta), items.books_t, items.book_scales,
+                                            items.codes_t, self.options.top_k)
         if self.use_kernel and self.quantized:
             return torch.ops.odtool.lut_topk(self.lookup_table(theta), self.model.items.codes_t,
                                              self.options.top_k)

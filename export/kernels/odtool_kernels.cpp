@@ -15,6 +15,17 @@
 //                                             (product-quantized codes: t[m, j] = theta_m . E_m[j])
 //   codes, values, indices                    as for code_topk
 //
+// odtool::pq_topk.out(Tensor theta, Tensor books, Tensor scales, Tensor codes, int k, *,
+//                     Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))
+//   theta      float32 [M, d]                 the (rotated, zero-padded) session representation,
+//                                             one d-slice per subspace
+//   books      int8 [M, d, K]                 product codebooks stored int8, dimension-major
+//   scales     float32 [M, K]                 each codebook vector's scale: E_m[j] = books[m, :, j] * scales[m, j]
+//   codes, values, indices                    as for code_topk
+//   The look-up table t[m, j] = scales[m, j] * sum_c theta[m, c] * books[m, c, j] is computed here
+//   straight from the stored int8 bytes (a d x K multiply-add sweep per subspace, contiguous over
+//   j), then the scan is lut_topk's: no widened codebook and no small-matrix GEMM per call.
+//
 // odtool::widen.out(Tensor values, Tensor scales, *, Tensor(a!) out) -> Tensor(a!)
 //   values  float16 [...] (scales ignored), or int8 [R, C] with scales float32 [R, 1]
 //   out     float32, values' shape: a stored tensor widened in one vectorised pass
@@ -551,6 +562,51 @@ void code_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   scan_codes(ctx, table.data(), M, K, codes, k, values, indices);
 }
 
+// t[m, :] = scales[m, :] * sum_c theta[m, c] * books[m, c, :], summed over c in order.
+void pq_table(const float* theta, const int8_t* books, const float* scales, int64_t M, int64_t d, int64_t K,
+              float* t) {
+  for (int64_t m = 0; m < M; ++m) {
+    float* tm = t + m * K;
+    for (int64_t j = 0; j < K; ++j) tm[j] = 0.0f;
+    for (int64_t c = 0; c < d; ++c) {
+      const float x = theta[m * d + c];
+      const int8_t* row = books + (m * d + c) * K;
+      for (int64_t j = 0; j < K; ++j) tm[j] += x * static_cast<float>(row[j]);
+    }
+    const float* sm = scales + m * K;
+    for (int64_t j = 0; j < K; ++j) tm[j] *= sm[j];
+  }
+}
+
+void pq_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 7, InvalidArgument, , "pq_topk.out: expected 7 arguments");
+  const Tensor& theta = stack[0]->toTensor();
+  const Tensor& books = stack[1]->toTensor();
+  const Tensor& scales = stack[2]->toTensor();
+  const Tensor& codes = stack[3]->toTensor();
+  const int64_t k = stack[4]->toInt();
+  Tensor& values = stack[5]->toTensor();
+  Tensor& indices = stack[6]->toTensor();
+  ET_KERNEL_CHECK_MSG(ctx, books.dim() == 3 && books.scalar_type() == ScalarType::Char, InvalidArgument, ,
+                      "pq_topk: books must be int8 [M, d, K]");
+  const int64_t M = books.size(0), d = books.size(1), K = books.size(2);
+  ET_KERNEL_CHECK_MSG(ctx, theta.numel() == M * d && theta.scalar_type() == ScalarType::Float, InvalidArgument, ,
+                      "pq_topk: theta must be float32 with M * d elements");
+  ET_KERNEL_CHECK_MSG(ctx, scales.numel() == M * K && scales.scalar_type() == ScalarType::Float, InvalidArgument, ,
+                      "pq_topk: scales must be float32 [M, K]");
+  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(0) == M, InvalidArgument, ,
+                      "pq_topk: codes must be [M, V+1] (codebook-major) with M = books.size(0)");
+  const int64_t R = codes.size(1);
+  ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= R - 1, InvalidArgument, , "pq_topk: need 1 <= k <= V");
+  ET_KERNEL_CHECK_MSG(ctx, values.numel() == k && values.scalar_type() == ScalarType::Float &&
+                               indices.numel() == k && indices.scalar_type() == ScalarType::Long,
+                      InvalidArgument, , "pq_topk: outputs must be float32 [k] and int64 [k]");
+  std::vector<float> table(static_cast<size_t>(M * K));
+  pq_table(theta.const_data_ptr<float>(), books.const_data_ptr<int8_t>(), scales.const_data_ptr<float>(), M, d, K,
+           table.data());
+  scan_codes(ctx, table.data(), M, K, codes, k, values, indices);
+}
+
 void lut_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 5, InvalidArgument, , "lut_topk.out: expected 5 arguments");
   const Tensor& table = stack[0]->toTensor();
@@ -577,6 +633,8 @@ const auto registered = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::code_topk.out", code_topk_out));
 const auto registered_lut = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::lut_topk.out", lut_topk_out));
+const auto registered_pq = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::pq_topk.out", pq_topk_out));
 const auto registered_w8 = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::linear_w8.out", linear_w8_out));
 const auto registered_widen = executorch::runtime::register_kernel(

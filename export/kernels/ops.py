@@ -1,6 +1,8 @@
 """``odtool::code_topk`` and ``odtool::lut_topk`` for PyTorch: schemas, eager references, fake
 kernels. ``lut_topk(table[M, K], codes[M, V+1], k)`` is ``code_topk`` after the look-up table:
-graphs whose table is not ``codebooks . theta`` (product-quantized codes) compute it themselves.
+graphs whose table is not ``codebooks . theta`` (product-quantized codes) compute it themselves;
+``pq_topk(theta[M, d], books int8 [M, d, K], scales[M, K], codes, k)`` computes a product-quantized
+table from the stored int8 codebooks itself (see odtool_kernels.cpp).
 ``linear_w8(x, weight int8 [O, I], scale [O, 1], bias [O])`` is a weight-only int8 linear layer
 (fp32 activations and sums): an encoder stored as int8 runs from its int8 bytes.
 
@@ -21,6 +23,9 @@ _LIB.define("linear_w8(Tensor x, Tensor weight, Tensor scale, Tensor bias) -> Te
 _LIB.define("linear_w8.out(Tensor x, Tensor weight, Tensor scale, Tensor bias, *, Tensor(a!) out) -> Tensor(a!)")
 _LIB.define("widen(Tensor values, Tensor scales) -> Tensor")
 _LIB.define("widen.out(Tensor values, Tensor scales, *, Tensor(a!) out) -> Tensor(a!)")
+_LIB.define("pq_topk(Tensor theta, Tensor books, Tensor scales, Tensor codes, int k) -> (Tensor, Tensor)")
+_LIB.define("pq_topk.out(Tensor theta, Tensor books, Tensor scales, Tensor codes, int k, *, Tensor(a!) values, "
+            "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
 _LIB.define("lut_topk(Tensor table, Tensor codes, int k) -> (Tensor, Tensor)")
 _LIB.define("lut_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values, "
             "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
@@ -87,6 +92,36 @@ def _lut_impl_out(table, codes, k, *, values, indices):
 @torch.library.register_fake("odtool::lut_topk")
 def _lut_fake(table, codes, k):
     return table.new_empty(k), table.new_empty(k, dtype=torch.long)
+
+
+def pq_table(theta: torch.Tensor, books: torch.Tensor, scales: torch.Tensor) -> torch.Tensor:
+    """t[m, j] = scales[m, j] * sum_c theta[m, c] * books[m, c, j]: [M, K] from ``theta`` [M, d],
+    int8 ``books`` [M, d, K] (dimension-major) and ``scales`` [M, K]."""
+    m, d, k = books.shape
+    return torch.bmm(theta.reshape(m, 1, d), books.to(torch.float32)).view(m, k) * scales.reshape(m, k)
+
+
+def _pq_topk(theta, books, scales, codes, k):
+    return torch.topk(code_scores(pq_table(theta, books, scales), codes), k)
+
+
+@torch.library.impl(_LIB, "pq_topk", "CompositeExplicitAutograd")
+def _pq_impl(theta, books, scales, codes, k):
+    values, indices = _pq_topk(theta, books, scales, codes, k)
+    return values, indices
+
+
+@torch.library.impl(_LIB, "pq_topk.out", "CompositeExplicitAutograd")
+def _pq_impl_out(theta, books, scales, codes, k, *, values, indices):
+    v, i = _pq_topk(theta, books, scales, codes, k)
+    values.copy_(v)
+    indices.copy_(i)
+    return values, indices
+
+
+@torch.library.register_fake("odtool::pq_topk")
+def _pq_fake(theta, books, scales, codes, k):
+    return theta.new_empty(k), theta.new_empty(k, dtype=torch.long)
 
 
 def code_topk(theta: torch.Tensor, codebooks: torch.Tensor, codes: torch.Tensor,

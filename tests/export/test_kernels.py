@@ -98,6 +98,34 @@ def test_lut_topk_matches_reference(tmp_path, monkeypatch, impl, m, k_codes):
     assert i.tolist() == ref_i and torch.allclose(v, scores[ref_i], rtol=1e-5, atol=1e-5)
 
 
+class _Pq(nn.Module):
+    def __init__(self, books: torch.Tensor, scales: torch.Tensor, codes: torch.Tensor, k: int) -> None:
+        super().__init__()
+        self.books, self.scales, self.codes = nn.Buffer(books), nn.Buffer(scales), nn.Buffer(codes)
+        self.k = k
+
+    def forward(self, theta: torch.Tensor):
+        return torch.ops.odtool.pq_topk(theta, self.books, self.scales, self.codes, self.k)
+
+
+@pytest.mark.parametrize("impl", ["0", "3"])
+@pytest.mark.parametrize("m,d,k_codes", [(12, 11, 256), (3, 5, 20)])
+def test_pq_topk_builds_the_table_from_int8_books(tmp_path, monkeypatch, impl, m, d, k_codes):
+    monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
+    g = torch.Generator().manual_seed(m)
+    books = torch.randint(-127, 128, (m, d, k_codes), generator=g).to(torch.int8)
+    scales = torch.rand(m, k_codes, generator=g) / 100
+    codes = torch.randint(0, k_codes, (m, 901), generator=g).to(torch.uint8)
+    theta = torch.randn(m, d, generator=g)
+    # the table by hand: E_m[j] = books[m, :, j] * scales[m, j], t[m, j] = theta_m . E_m[j]
+    table = torch.stack([books[i].float().t() @ theta[i] * scales[i] for i in range(m)])
+    assert torch.allclose(ops.pq_table(theta, books, scales), table, rtol=1e-5, atol=1e-6)
+    scores = ops.code_scores(table, codes)
+    ref_i = sorted(range(1, 901), key=lambda r: (-scores[r].item(), r))[:10]
+    v, i = _run_pte(_Pq(books, scales, codes, 10), theta, tmp_path)
+    assert i.tolist() == ref_i and torch.allclose(v, scores[ref_i], rtol=1e-5, atol=1e-5)
+
+
 class _W8(nn.Module):
     def __init__(self, q: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor) -> None:
         super().__init__()
