@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import typer
 
 from toolchain.training.config import DEVICES, MONITORS, TrainConfig
-from toolchain.training.build import DEPLOYABLE_LR_DECAY
+from toolchain.training.build import DEPLOYABLE_DROPOUT, DEPLOYABLE_LR_DECAY
 
 
 class Preset(str, Enum):
@@ -47,7 +47,8 @@ SET = typer.Option(None, "--set", help="Any config key: SECTION.KEY=VALUE (repea
 DIM = typer.Option(None, "--dim", help="Embedding dimension N.")
 LAYERS = typer.Option(None, "--layers", help="Self-attention layers. (default 1)")
 HEADS = typer.Option(None, "--heads", help="Attention heads.")
-DROPOUT = typer.Option(None, "--dropout", help="Dropout rate.")
+DROPOUT = typer.Option(None, "--dropout", help="Dropout rate. (default: the preset's; a student takes its "
+                       f"teacher's, a deployable student at most {DEPLOYABLE_DROPOUT:g})")
 CAUSAL = typer.Option(None, "--causal/--bidirectional-attention", help="Attention mask within the session. "
                       "(default bidirectional)")
 TEACHER = typer.Option(None, "--teacher", "-t", help="A trained teacher run (required).")

@@ -75,6 +75,12 @@ ELASTIC_RATIO = 10.0
 #: (benchmarks/results/frontier_diginetica-lr-decay.md)
 DEPLOYABLE_LR_DECAY = 0.5
 
+#: The deployable student's dropout unless the config or --dropout says otherwise: at most this,
+#: never more than its teacher's. The student starts from the teacher's weights with far fewer
+#: bits per item; it underfits rather than overfits, and the teacher's regularisation (0.5 in the
+#: paper's Tmall setting) costs it accuracy (benchmarks/results/frontier_diginetica-r30-dropout.md)
+DEPLOYABLE_DROPOUT = 0.1
+
 
 PAPER_ONLY_TABLE_KEYS = ("eta", "mixup", "straight_through", "temperature", "sampled", "fit_steps",
                          "fit_lr", "sample_rows", "refresh_every")
@@ -111,6 +117,8 @@ def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, pre
         teacher_spec = RunDir(teacher_run).read_config()
         teacher = {"run": str(Path(teacher_run).resolve()), "model": teacher_spec["model"]}
         model_base = {k: v for k, v in teacher_spec["model"].items() if k not in ("kind", "version")}
+        if kind == "student" and deploy.recipe == "deployable" and "dropout" in model_base:
+            model_base["dropout"] = min(model_base["dropout"], DEPLOYABLE_DROPOUT)
     model = merge(model_config_class(kind), model_base, *layers("model"), source="model settings")
     table = None
     deployable = kind == "student" and deploy.recipe == "deployable"

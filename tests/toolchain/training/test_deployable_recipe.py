@@ -126,3 +126,29 @@ def test_table_only_fine_tuning_keeps_the_teachers_encoder(trained_tiny, tmp_pat
     task.prepare()
     moved = not torch.equal(task.model.items.codebooks, student.items.codebooks)
     assert moved or best == 0  # the table trained (unless the start stayed best)
+
+
+def test_deployable_students_train_with_at_most_the_recipes_dropout(trained_tiny, tmp_path):
+    from toolchain.training.build import DEPLOYABLE_DROPOUT, DEPLOYABLE_LR_DECAY, Deploy, new_spec
+
+    ds = load_dataset(trained_tiny["data"])
+    config = json.loads((trained_tiny["teacher"] / "config.json").read_text())
+    teachers = {}
+    for dropout in (0.5, 0.0):  # a teacher regularised more than the recipe wants, and one less
+        run = tmp_path / f"teacher-{dropout}"
+        run.mkdir()
+        config["model"]["dropout"] = dropout
+        (run / "config.json").write_text(json.dumps(config))
+        teachers[dropout] = run
+
+    def spec(teacher, recipe="deployable", flags=None):
+        return new_spec("student", ds, trained_tiny["data"], preset="tiny", teacher_run=teacher, flags=flags,
+                        deploy=Deploy(recipe=recipe))
+
+    deployable = spec(teachers[0.5])
+    assert deployable.model.dropout == DEPLOYABLE_DROPOUT < 0.5
+    assert deployable.train.lr_decay == DEPLOYABLE_LR_DECAY
+    assert spec(teachers[0.0]).model.dropout == 0.0  # never more than the teacher's
+    assert spec(teachers[0.5], flags={"model": {"dropout": 0.4}}).model.dropout == 0.4  # --dropout wins
+    paper = spec(teachers[0.5], recipe="paper")
+    assert paper.model.dropout == 0.5 and paper.train.lr_decay == 1.0  # the paper's recipe is unchanged
