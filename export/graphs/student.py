@@ -119,15 +119,14 @@ class ExportQuantizedItems(nn.Module):
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """ids [...] -> [..., N] (id 0 -> zeros)."""
         flat_ids = ids.reshape(-1)
-        flat = torch.index_select(self.codes_t, 1, flat_ids).long() + self._offsets  # [M, n]
+        codes = torch.index_select(self.codes_t, 1, flat_ids).long()  # [M, n]
         if self.fast_pq:  # gather the session's int8 entries and their scales, widen only those
             n = flat_ids.shape[0]
-            codes = flat - self._offsets  # [M, n]
             q = torch.gather(self.books_t, 2, codes.view(self.m, 1, n).expand(self.m, self.sub, n))  # [M, d, n]
             scale = torch.gather(self.book_scales, 1, codes).view(self.m, 1, n)
             rows = (q.to(torch.float32) * scale).permute(2, 0, 1)  # [n, M, d]
         else:
-            rows = nn.functional.embedding(flat.t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
+            rows = nn.functional.embedding((codes + self._offsets).t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
         if self.product:
             vec = rows.reshape(flat_ids.shape[0], -1)[:, : self.dim]
         elif self.nested:  # [n, stages, S, d] summed over the stages
@@ -155,19 +154,21 @@ class ExportQuantizedItems(nn.Module):
             return theta
         return torch.bmm(self.rotation_matrix().view(1, self.dim, self.dim), theta.view(1, self.dim, 1)).view(self.dim)
 
-    def subspace_theta(self, theta: torch.Tensor) -> torch.Tensor:
-        """Product codes: theta' cut into its M subspace slices [M, d] (zero-padded to M d)."""
+    def padded(self, theta: torch.Tensor) -> torch.Tensor:
+        """theta' = R theta, zero-padded to whole subspaces (product / nested codes)."""
         t = self.rotated(theta)
-        t = t if not self.pad else torch.cat([t, t.new_zeros(self.pad)])
-        return t.view(self.m, self.sub)
+        return t if not self.pad else torch.cat([t, t.new_zeros(self.pad)])
+
+    def subspace_theta(self, theta: torch.Tensor) -> torch.Tensor:
+        """Product codes: theta' cut into its M subspace slices [M, d]."""
+        return self.padded(theta).view(self.m, self.sub)
 
     def lookup_table(self, theta: torch.Tensor) -> torch.Tensor:
         """t [M, K] for theta [N] (rotated first: theta' = R theta)."""
         books = self.codebooks()
-        theta = self.rotated(theta)
         if not (self.product or self.nested):
-            return (books.reshape(-1, self.dim) @ theta).view(self.m, self.k)
-        t = theta if not self.pad else torch.cat([theta, theta.new_zeros(self.pad)])
+            return (books.reshape(-1, self.dim) @ self.rotated(theta)).view(self.m, self.k)
+        t = self.padded(theta)
         if self.nested:  # column m reads theta's subspace m mod S
             t = torch.index_select(t.view(self.subspaces, self.sub), 0, self._column_subspace)
         return torch.bmm(books, t.reshape(self.m, self.sub, 1)).view(self.m, self.k)

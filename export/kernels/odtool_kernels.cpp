@@ -535,6 +535,18 @@ void scan_codes(KernelRuntimeContext& ctx, const float* table, int64_t M, int64_
   top.sort();
 }
 
+// The checks every scan shares: codes [M, V+1] codebook-major, 1 <= k <= V, outputs [k].
+bool scan_args_ok(KernelRuntimeContext& ctx, const char* op, const Tensor& codes, int64_t M, int64_t k,
+                  const Tensor& values, const Tensor& indices) {
+  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(0) == M, InvalidArgument, false,
+                      "%s: codes must be [M, V+1] (codebook-major), M = the number of codebooks", op);
+  ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= codes.size(1) - 1, InvalidArgument, false, "%s: need 1 <= k <= V", op);
+  ET_KERNEL_CHECK_MSG(ctx, values.numel() == k && values.scalar_type() == ScalarType::Float &&
+                               indices.numel() == k && indices.scalar_type() == ScalarType::Long,
+                      InvalidArgument, false, "%s: outputs must be float32 [k] and int64 [k]", op);
+  return true;
+}
+
 void code_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 6, InvalidArgument, , "code_topk.out: expected 6 arguments");
   const Tensor& theta = stack[0]->toTensor();
@@ -549,13 +561,7 @@ void code_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   const int64_t M = books.size(0), K = books.size(1), N = books.size(2);
   ET_KERNEL_CHECK_MSG(ctx, theta.numel() == N && theta.scalar_type() == ScalarType::Float, InvalidArgument, ,
                       "code_topk: theta must be float32 with N elements");
-  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(0) == M, InvalidArgument, ,
-                      "code_topk: codes must be [M, V+1] (codebook-major) with M = codebooks.size(0)");
-  const int64_t R = codes.size(1);
-  ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= R - 1, InvalidArgument, , "code_topk: need 1 <= k <= V");
-  ET_KERNEL_CHECK_MSG(ctx, values.numel() == k && values.scalar_type() == ScalarType::Float &&
-                               indices.numel() == k && indices.scalar_type() == ScalarType::Long,
-                      InvalidArgument, , "code_topk: outputs must be float32 [k] and int64 [k]");
+  if (!scan_args_ok(ctx, "code_topk", codes, M, k, values, indices)) return;
 
   std::vector<float> table(static_cast<size_t>(M * K));
   lookup_table(theta.const_data_ptr<float>(), books.const_data_ptr<float>(), M * K, N, table.data());
@@ -594,13 +600,7 @@ void pq_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
                       "pq_topk: theta must be float32 with M * d elements");
   ET_KERNEL_CHECK_MSG(ctx, scales.numel() == M * K && scales.scalar_type() == ScalarType::Float, InvalidArgument, ,
                       "pq_topk: scales must be float32 [M, K]");
-  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(0) == M, InvalidArgument, ,
-                      "pq_topk: codes must be [M, V+1] (codebook-major) with M = books.size(0)");
-  const int64_t R = codes.size(1);
-  ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= R - 1, InvalidArgument, , "pq_topk: need 1 <= k <= V");
-  ET_KERNEL_CHECK_MSG(ctx, values.numel() == k && values.scalar_type() == ScalarType::Float &&
-                               indices.numel() == k && indices.scalar_type() == ScalarType::Long,
-                      InvalidArgument, , "pq_topk: outputs must be float32 [k] and int64 [k]");
+  if (!scan_args_ok(ctx, "pq_topk", codes, M, k, values, indices)) return;
   std::vector<float> table(static_cast<size_t>(M * K));
   pq_table(theta.const_data_ptr<float>(), books.const_data_ptr<int8_t>(), scales.const_data_ptr<float>(), M, d, K,
            table.data());
@@ -617,13 +617,7 @@ void lut_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   ET_KERNEL_CHECK_MSG(ctx, table.dim() == 2 && table.scalar_type() == ScalarType::Float, InvalidArgument, ,
                       "lut_topk: table must be float32 [M, K]");
   const int64_t M = table.size(0), K = table.size(1);
-  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(0) == M, InvalidArgument, ,
-                      "lut_topk: codes must be [M, V+1] (codebook-major) with M = table.size(0)");
-  const int64_t R = codes.size(1);
-  ET_KERNEL_CHECK_MSG(ctx, k >= 1 && k <= R - 1, InvalidArgument, , "lut_topk: need 1 <= k <= V");
-  ET_KERNEL_CHECK_MSG(ctx, values.numel() == k && values.scalar_type() == ScalarType::Float &&
-                               indices.numel() == k && indices.scalar_type() == ScalarType::Long,
-                      InvalidArgument, , "lut_topk: outputs must be float32 [k] and int64 [k]");
+  if (!scan_args_ok(ctx, "lut_topk", codes, M, k, values, indices)) return;
   scan_codes(ctx, table.const_data_ptr<float>(), M, K, codes, k, values, indices);
 }
 

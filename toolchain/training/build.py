@@ -117,11 +117,11 @@ def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, pre
         teacher_spec = RunDir(teacher_run).read_config()
         teacher = {"run": str(Path(teacher_run).resolve()), "model": teacher_spec["model"]}
         model_base = {k: v for k, v in teacher_spec["model"].items() if k not in ("kind", "version")}
-        if kind == "student" and deploy.recipe == "deployable" and "dropout" in model_base:
-            model_base["dropout"] = min(model_base["dropout"], DEPLOYABLE_DROPOUT)
+    deployable = kind == "student" and deploy.recipe == "deployable"
+    if deployable and "dropout" in model_base:
+        model_base["dropout"] = min(model_base["dropout"], DEPLOYABLE_DROPOUT)
     model = merge(model_config_class(kind), model_base, *layers("model"), source="model settings")
     table = None
-    deployable = kind == "student" and deploy.recipe == "deployable"
     budget = _budget(deploy, teacher_run, ds) if kind == "student" else None
     if deployable:
         table = _deployable_table(ds, model, preset, layers("item_table"), budget, deploy)
