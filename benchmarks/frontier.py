@@ -74,7 +74,8 @@ def ptq_model(teacher, counts, p: dict, sessions, seed: int = 0):
 
 
 def measure(name: str, model, spec, ds, storage: str, work: Path, args, extra: dict) -> dict:
-    """Freeze, load back, score on test; optionally export + time. One row of the frontier.
+    """Freeze, load back, score on test (and on validation, the split choices are made on);
+    optionally export + time. One row of the frontier.
 
     Rows are cached in ``args.cache`` by the frozen artifact's checksums: a second run (say
     with ``--latency`` on a quiet machine) re-measures only what it lacks."""
@@ -97,6 +98,9 @@ def measure(name: str, model, spec, ds, storage: str, work: Path, args, extra: d
                "parts": {k: p["bytes"] for k, p in bundle.parts.items() if k != "vocab"},
                "encoder_storage": storage, **{m: metrics[m] for m in METRICS},
                "eval_seconds": time.perf_counter() - t0}
+    if f"valid_{METRICS[0]}" not in row and len(ds.valid):  # what a choice between points may look at
+        valid = evaluate(frozen, ds.valid, description=f"validating {name}")
+        row.update({f"valid_{m}": valid[m] for m in METRICS})
     if args.latency and "p50_us" not in row:
         row.update(latency(frozen, spec, storage, out, args))
     cache[key] = {k: v for k, v in row.items() if k not in extra and k != "name"}

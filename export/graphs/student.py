@@ -89,6 +89,9 @@ class ExportQuantizedItems(nn.Module):
             self.books = StoredTensor(table.stored_codebooks().detach(), self.storage, use_kernel)
         rotation = table.stored_rotation()
         self.rotation = None if rotation is None else StoredTensor(rotation.detach(), self.storage, use_kernel)
+        # ... and with a rotation (score-aware codes) R stays int8 too: odtool::pq_embed and
+        # odtool::pq_topk_rotated apply it from its bytes, so no call widens R or runs a GEMM with it
+        self.fused_pq = self.fast_pq and self.rotation is not None
         self.register_buffer("codes_t", table.code_matrix().t().to(code_dtype(table.k)).contiguous())
         self.register_buffer("_offsets", (torch.arange(table.m) * table.k).view(-1, 1), persistent=False)
         self._held: tuple[torch.Tensor, torch.Tensor | None] | None = None
@@ -97,7 +100,8 @@ class ExportQuantizedItems(nn.Module):
     def widened_once(self):
         """Within the block, the codebooks and R are widened once and shared by every use (the
         session's embeddings and the look-up table): one ``widen`` each per call, not two."""
-        self._held = (None if self.fast_pq else self.books(), None if self.rotation is None else self.rotation())
+        self._held = (None if self.fast_pq else self.books(),
+                      None if self.rotation is None or self.fused_pq else self.rotation())
         try:
             yield
         finally:
@@ -118,6 +122,9 @@ class ExportQuantizedItems(nn.Module):
 
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """ids [...] -> [..., N] (id 0 -> zeros)."""
+        if self.fused_pq:
+            return torch.ops.odtool.pq_embed(ids, self.codes_t, self.books_t, self.book_scales, self.rotation.values,
+                                             self.rotation.scales, self.dim)
         flat_ids = ids.reshape(-1)
         codes = torch.index_select(self.codes_t, 1, flat_ids).long()  # [M, n]
         if self.fast_pq:  # gather the session's int8 entries and their scales, widen only those
@@ -250,6 +257,10 @@ class CodeStudentGraph(InferenceGraph):
     def _forward(self, items: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         items, lengths = self.sanitize(items, lengths)
         theta = self.theta(items, lengths)  # [N]
+        if self.use_kernel and self.quantized and self.model.items.fused_pq:
+            items = self.model.items
+            return torch.ops.odtool.pq_topk_rotated(theta, items.rotation.values, items.rotation.scales, items.books_t,
+                                                    items.book_scales, items.codes_t, self.options.top_k)
         if self.use_kernel and self.quantized and self.model.items.fast_pq:
             items = self.model.items
             return torch.ops.odtool.pq_topk(items.subspace_theta(theta), items.books_t, items.book_scales,

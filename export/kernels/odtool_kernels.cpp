@@ -26,6 +26,22 @@
 //   straight from the stored int8 bytes (a d x K multiply-add sweep per subspace, contiguous over
 //   j), then the scan is lut_topk's: no widened codebook and no small-matrix GEMM per call.
 //
+// odtool::pq_topk_rotated.out(Tensor theta, Tensor rotation, Tensor rotation_scales, Tensor books,
+//                             Tensor scales, Tensor codes, int k, *, Tensor(a!) values, Tensor(b!) indices)
+//   theta      float32 [N]                    the session representation, not yet rotated
+//   rotation   int8 [N, N], rotation_scales float32 [N]: R[i, :] = rotation[i, :] * rotation_scales[i]
+//   books, scales, codes, values, indices     as for pq_topk (M * d >= N)
+//   theta' = R theta (zero-padded to M * d) is computed here from the stored int8 R, then the
+//   table and the scan are pq_topk's: no widened R and no GEMM call per session.
+//
+// odtool::pq_embed.out(Tensor ids, Tensor codes, Tensor books, Tensor scales, Tensor rotation,
+//                      Tensor rotation_scales, int dim, *, Tensor(a!) out) -> Tensor(a!)
+//   ids        int64 [...]                    item ids in [0, V] (0: padding, embedded as zeros)
+//   codes      as for code_topk; books, scales as for pq_topk
+//   rotation, rotation_scales                 as for pq_topk_rotated, or both empty (no R)
+//   out        float32 [..., dim]             e_v = [E_1[c_v^1], ..., E_M[c_v^M]][:dim] R: the
+//                                             session's embeddings from the stored bytes alone
+//
 // odtool::widen.out(Tensor values, Tensor scales, *, Tensor(a!) out) -> Tensor(a!)
 //   values  float16 [...] (scales ignored), or int8 [R, C] with scales float32 [R, 1]
 //   out     float32, values' shape: a stored tensor widened in one vectorised pass
@@ -568,9 +584,11 @@ void code_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   scan_codes(ctx, table.data(), M, K, codes, k, values, indices);
 }
 
-// t[m, :] = scales[m, :] * sum_c theta[m, c] * books[m, c, :], summed over c in order.
-void pq_table(const float* theta, const int8_t* books, const float* scales, int64_t M, int64_t d, int64_t K,
-              float* t) {
+// t[m, :] = scales[m, :] * sum_c theta[m, c] * books[m, c, :], summed over c in order. One body,
+// compiled per instruction set (the loop over j is contiguous: the compiler vectorises it).
+__attribute__((always_inline)) inline void pq_table_body(const float* theta, const int8_t* books,
+                                                         const float* scales, int64_t M, int64_t d, int64_t K,
+                                                         float* t) {
   for (int64_t m = 0; m < M; ++m) {
     float* tm = t + m * K;
     for (int64_t j = 0; j < K; ++j) tm[j] = 0.0f;
@@ -584,6 +602,87 @@ void pq_table(const float* theta, const int8_t* books, const float* scales, int6
   }
 }
 
+// out[l, :] = sum_i (x[l, i] * s[i]) * q[i, :]: rows x [L, N] times R = diag(s) q [N, N] (int8),
+// the same one body per instruction set.
+__attribute__((always_inline)) inline void rotate_rows_body(const float* x, const int8_t* q, const float* s,
+                                                            int64_t L, int64_t N, float* out) {
+  for (int64_t l = 0; l < L; ++l) {
+    float* o = out + l * N;
+    for (int64_t j = 0; j < N; ++j) o[j] = 0.0f;
+    for (int64_t i = 0; i < N; ++i) {
+      const float a = x[l * N + i] * s[i];
+      const int8_t* row = q + i * N;
+      for (int64_t j = 0; j < N; ++j) o[j] += a * static_cast<float>(row[j]);
+    }
+  }
+}
+
+void pq_table_scalar(const float* theta, const int8_t* books, const float* scales, int64_t M, int64_t d,
+                     int64_t K, float* t) {
+  pq_table_body(theta, books, scales, M, d, K, t);
+}
+
+void rotate_rows_scalar(const float* x, const int8_t* q, const float* s, int64_t L, int64_t N, float* out) {
+  rotate_rows_body(x, q, s, L, N, out);
+}
+
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) void pq_table_avx2(const float* theta, const int8_t* books,
+                                                       const float* scales, int64_t M, int64_t d, int64_t K,
+                                                       float* t) {
+  pq_table_body(theta, books, scales, M, d, K, t);
+}
+
+__attribute__((target("avx2,fma"))) void rotate_rows_avx2(const float* x, const int8_t* q, const float* s,
+                                                          int64_t L, int64_t N, float* out) {
+  rotate_rows_body(x, q, s, L, N, out);
+}
+#endif
+
+void pq_table(const float* theta, const int8_t* books, const float* scales, int64_t M, int64_t d, int64_t K,
+              float* t) {
+#if defined(__x86_64__)
+  if (cpu_impl() >= kAvx2) return pq_table_avx2(theta, books, scales, M, d, K, t);
+#endif
+  pq_table_scalar(theta, books, scales, M, d, K, t);
+}
+
+void rotate_rows(const float* x, const int8_t* q, const float* s, int64_t L, int64_t N, float* out) {
+#if defined(__x86_64__)
+  if (cpu_impl() >= kAvx2) return rotate_rows_avx2(x, q, s, L, N, out);
+#endif
+  rotate_rows_scalar(x, q, s, L, N, out);
+}
+
+// theta'[i] = s[i] * (q[i, :] . theta): R theta with R = diag(s) q stored int8 -- linear_w8 of
+// one row, with no bias.
+void rotate_theta(const float* theta, const int8_t* q, const float* s, int64_t N, float* out) {
+  const std::vector<float> zeros(static_cast<size_t>(N), 0.0f);
+#if defined(__x86_64__)
+  if (cpu_impl() >= kAvx2) return linear_w8_avx2(theta, q, s, zeros.data(), 1, N, N, out);
+#endif
+  linear_w8_scalar(theta, q, s, zeros.data(), 1, N, N, out);
+}
+
+// The checks pq_topk and pq_topk_rotated share: int8 books [M, d, K], float32 scales [M, K].
+bool pq_books_ok(KernelRuntimeContext& ctx, const char* op, const Tensor& books, const Tensor& scales) {
+  ET_KERNEL_CHECK_MSG(ctx, books.dim() == 3 && books.scalar_type() == ScalarType::Char, InvalidArgument, false,
+                      "%s: books must be int8 [M, d, K]", op);
+  ET_KERNEL_CHECK_MSG(ctx, scales.numel() == books.size(0) * books.size(2) && scales.scalar_type() == ScalarType::Float,
+                      InvalidArgument, false, "%s: scales must be float32 [M, K]", op);
+  return true;
+}
+
+// An int8 rotation [N, N] with float32 row scales [N], or (when allowed) both empty.
+bool rotation_ok(KernelRuntimeContext& ctx, const char* op, const Tensor& q, const Tensor& s, int64_t N,
+                 bool may_be_empty) {
+  if (may_be_empty && q.numel() == 0 && s.numel() == 0) return true;
+  ET_KERNEL_CHECK_MSG(ctx, q.scalar_type() == ScalarType::Char && q.numel() == N * N &&
+                               s.scalar_type() == ScalarType::Float && s.numel() == N,
+                      InvalidArgument, false, "%s: rotation must be int8 [N, N] with float32 row scales [N]", op);
+  return true;
+}
+
 void pq_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 7, InvalidArgument, , "pq_topk.out: expected 7 arguments");
   const Tensor& theta = stack[0]->toTensor();
@@ -593,18 +692,123 @@ void pq_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   const int64_t k = stack[4]->toInt();
   Tensor& values = stack[5]->toTensor();
   Tensor& indices = stack[6]->toTensor();
-  ET_KERNEL_CHECK_MSG(ctx, books.dim() == 3 && books.scalar_type() == ScalarType::Char, InvalidArgument, ,
-                      "pq_topk: books must be int8 [M, d, K]");
+  if (!pq_books_ok(ctx, "pq_topk", books, scales)) return;
   const int64_t M = books.size(0), d = books.size(1), K = books.size(2);
   ET_KERNEL_CHECK_MSG(ctx, theta.numel() == M * d && theta.scalar_type() == ScalarType::Float, InvalidArgument, ,
                       "pq_topk: theta must be float32 with M * d elements");
-  ET_KERNEL_CHECK_MSG(ctx, scales.numel() == M * K && scales.scalar_type() == ScalarType::Float, InvalidArgument, ,
-                      "pq_topk: scales must be float32 [M, K]");
   if (!scan_args_ok(ctx, "pq_topk", codes, M, k, values, indices)) return;
   std::vector<float> table(static_cast<size_t>(M * K));
   pq_table(theta.const_data_ptr<float>(), books.const_data_ptr<int8_t>(), scales.const_data_ptr<float>(), M, d, K,
            table.data());
   scan_codes(ctx, table.data(), M, K, codes, k, values, indices);
+}
+
+void pq_topk_rotated_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 9, InvalidArgument, , "pq_topk_rotated.out: expected 9 arguments");
+  const Tensor& theta = stack[0]->toTensor();
+  const Tensor& rq = stack[1]->toTensor();
+  const Tensor& rs = stack[2]->toTensor();
+  const Tensor& books = stack[3]->toTensor();
+  const Tensor& scales = stack[4]->toTensor();
+  const Tensor& codes = stack[5]->toTensor();
+  const int64_t k = stack[6]->toInt();
+  Tensor& values = stack[7]->toTensor();
+  Tensor& indices = stack[8]->toTensor();
+  if (!pq_books_ok(ctx, "pq_topk_rotated", books, scales)) return;
+  const int64_t M = books.size(0), d = books.size(1), K = books.size(2), N = theta.numel();
+  ET_KERNEL_CHECK_MSG(ctx, theta.scalar_type() == ScalarType::Float && N >= 1 && N <= M * d, InvalidArgument, ,
+                      "pq_topk_rotated: theta must be float32 [N] with N <= M * d");
+  if (!rotation_ok(ctx, "pq_topk_rotated", rq, rs, N, false)) return;
+  if (!scan_args_ok(ctx, "pq_topk_rotated", codes, M, k, values, indices)) return;
+  std::vector<float> rotated(static_cast<size_t>(M * d), 0.0f);  // zero past N: the padding
+  rotate_theta(theta.const_data_ptr<float>(), rq.const_data_ptr<int8_t>(), rs.const_data_ptr<float>(), N,
+               rotated.data());
+  std::vector<float> table(static_cast<size_t>(M * K));
+  pq_table(rotated.data(), books.const_data_ptr<int8_t>(), scales.const_data_ptr<float>(), M, d, K, table.data());
+  scan_codes(ctx, table.data(), M, K, codes, k, values, indices);
+}
+
+// The concatenated subspace rows of each id, cut to dim (before R): rows [n, dim].
+template <typename C>
+bool gather_pq_rows(const int64_t* ids, int64_t n, const C* codes, int64_t R, const int8_t* books,
+                    const float* scales, int64_t M, int64_t d, int64_t K, int64_t dim, float* rows) {
+  for (int64_t l = 0; l < n; ++l) {
+    const int64_t v = ids[l];
+    if (v < 0 || v >= R) return false;
+    float* out = rows + l * dim;
+    if (v == 0) {
+      for (int64_t x = 0; x < dim; ++x) out[x] = 0.0f;
+      continue;
+    }
+    for (int64_t m = 0; m < M; ++m) {
+      const int64_t c = static_cast<int64_t>(codes[m * R + v]);
+      const float sc = scales[m * K + c];
+      for (int64_t x = 0; x < d && m * d + x < dim; ++x) out[m * d + x] = static_cast<float>(books[(m * d + x) * K + c]) * sc;
+    }
+  }
+  return true;
+}
+
+void pq_embed_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 8, InvalidArgument, , "pq_embed.out: expected 8 arguments");
+  const Tensor& ids = stack[0]->toTensor();
+  const Tensor& codes = stack[1]->toTensor();
+  const Tensor& books = stack[2]->toTensor();
+  const Tensor& scales = stack[3]->toTensor();
+  const Tensor& rq = stack[4]->toTensor();
+  const Tensor& rs = stack[5]->toTensor();
+  const int64_t dim = stack[6]->toInt();
+  Tensor& out = stack[7]->toTensor();
+  if (!pq_books_ok(ctx, "pq_embed", books, scales)) return;
+  const int64_t M = books.size(0), d = books.size(1), K = books.size(2);
+  ET_KERNEL_CHECK_MSG(ctx, ids.scalar_type() == ScalarType::Long, InvalidArgument, , "pq_embed: ids must be int64");
+  ET_KERNEL_CHECK_MSG(ctx, dim >= 1 && dim <= M * d, InvalidArgument, , "pq_embed: need 1 <= dim <= M * d");
+  ET_KERNEL_CHECK_MSG(ctx, codes.dim() == 2 && codes.size(0) == M, InvalidArgument, ,
+                      "pq_embed: codes must be [M, V+1] (codebook-major)");
+  if (!rotation_ok(ctx, "pq_embed", rq, rs, dim, true)) return;
+  ET_KERNEL_CHECK_MSG(ctx, out.scalar_type() == ScalarType::Float && ids.dim() < executorch::runtime::kTensorDimensionLimit,
+                      InvalidArgument, , "pq_embed: out must be float32");
+  // out is ids' shape plus [dim]; the graph allocates it (dynamic length: resize)
+  executorch::aten::SizesType sizes[executorch::runtime::kTensorDimensionLimit];
+  for (int64_t x = 0; x < ids.dim(); ++x) sizes[x] = static_cast<executorch::aten::SizesType>(ids.size(x));
+  sizes[ids.dim()] = static_cast<executorch::aten::SizesType>(dim);
+  ET_KERNEL_CHECK_MSG(ctx,
+                      executorch::runtime::resize_tensor(
+                          out, executorch::aten::ArrayRef<executorch::aten::SizesType>(
+                                   sizes, static_cast<size_t>(ids.dim() + 1))) == executorch::runtime::Error::Ok,
+                      InvalidArgument, , "pq_embed: cannot resize the output");
+  const int64_t n = ids.numel(), R = codes.size(1);
+  const bool rotate = rq.numel() > 0;
+  std::vector<float> rows(rotate ? static_cast<size_t>(n * dim) : 0);
+  float* dst = rotate ? rows.data() : out.mutable_data_ptr<float>();
+  const int64_t* ip = ids.const_data_ptr<int64_t>();
+  const int8_t* bp = books.const_data_ptr<int8_t>();
+  const float* sp = scales.const_data_ptr<float>();
+  bool ok = false;
+  switch (codes.scalar_type()) {
+    case ScalarType::Byte:
+      ok = gather_pq_rows(ip, n, codes.const_data_ptr<uint8_t>(), R, bp, sp, M, d, K, dim, dst);
+      break;
+    case ScalarType::Short:
+      ok = gather_pq_rows(ip, n, codes.const_data_ptr<int16_t>(), R, bp, sp, M, d, K, dim, dst);
+      break;
+    case ScalarType::Int:
+      ok = gather_pq_rows(ip, n, codes.const_data_ptr<int32_t>(), R, bp, sp, M, d, K, dim, dst);
+      break;
+    default:
+      ET_KERNEL_CHECK_MSG(ctx, false, InvalidArgument, , "pq_embed: codes must be uint8, int16 or int32");
+  }
+  ET_KERNEL_CHECK_MSG(ctx, ok, InvalidArgument, , "pq_embed: an id is outside [0, V]");
+  if (!rotate) return;
+  float* op = out.mutable_data_ptr<float>();
+  for (int64_t l = 0; l < n; ++l) {  // padding rows are zeros and stay zeros: only items are rotated
+    if (ip[l] == 0) {
+      for (int64_t x = 0; x < dim; ++x) op[l * dim + x] = 0.0f;
+    } else {
+      rotate_rows(rows.data() + l * dim, rq.const_data_ptr<int8_t>(), rs.const_data_ptr<float>(), 1, dim,
+                  op + l * dim);
+    }
+  }
 }
 
 void lut_topk_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
@@ -629,6 +833,10 @@ const auto registered_lut = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::lut_topk.out", lut_topk_out));
 const auto registered_pq = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::pq_topk.out", pq_topk_out));
+const auto registered_pq_rotated = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::pq_topk_rotated.out", pq_topk_rotated_out));
+const auto registered_pq_embed = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::pq_embed.out", pq_embed_out));
 const auto registered_w8 = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::linear_w8.out", linear_w8_out));
 const auto registered_widen = executorch::runtime::register_kernel(

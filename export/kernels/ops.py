@@ -2,7 +2,10 @@
 kernels. ``lut_topk(table[M, K], codes[M, V+1], k)`` is ``code_topk`` after the look-up table:
 graphs whose table is not ``codebooks . theta`` (product-quantized codes) compute it themselves;
 ``pq_topk(theta[M, d], books int8 [M, d, K], scales[M, K], codes, k)`` computes a product-quantized
-table from the stored int8 codebooks itself (see odtool_kernels.cpp).
+table from the stored int8 codebooks itself (see odtool_kernels.cpp);
+``pq_topk_rotated(theta[N], rotation int8 [N, N], rotation_scales[N], books, scales, codes, k)`` first
+rotates theta by the stored int8 R itself, and ``pq_embed(ids, codes, books, scales, rotation,
+rotation_scales, dim)`` embeds a session's items from the same stored bytes (rows, cut to dim, times R).
 ``linear_w8(x, weight int8 [O, I], scale [O, 1], bias [O])`` is a weight-only int8 linear layer
 (fp32 activations and sums): an encoder stored as int8 runs from its int8 bytes.
 
@@ -26,6 +29,14 @@ _LIB.define("widen.out(Tensor values, Tensor scales, *, Tensor(a!) out) -> Tenso
 _LIB.define("pq_topk(Tensor theta, Tensor books, Tensor scales, Tensor codes, int k) -> (Tensor, Tensor)")
 _LIB.define("pq_topk.out(Tensor theta, Tensor books, Tensor scales, Tensor codes, int k, *, Tensor(a!) values, "
             "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
+_LIB.define("pq_topk_rotated(Tensor theta, Tensor rotation, Tensor rotation_scales, Tensor books, Tensor scales, "
+            "Tensor codes, int k) -> (Tensor, Tensor)")
+_LIB.define("pq_topk_rotated.out(Tensor theta, Tensor rotation, Tensor rotation_scales, Tensor books, "
+            "Tensor scales, Tensor codes, int k, *, Tensor(a!) values, Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
+_LIB.define("pq_embed(Tensor ids, Tensor codes, Tensor books, Tensor scales, Tensor rotation, Tensor rotation_scales, "
+            "int dim) -> Tensor")
+_LIB.define("pq_embed.out(Tensor ids, Tensor codes, Tensor books, Tensor scales, Tensor rotation, "
+            "Tensor rotation_scales, int dim, *, Tensor(a!) out) -> Tensor(a!)")
 _LIB.define("lut_topk(Tensor table, Tensor codes, int k) -> (Tensor, Tensor)")
 _LIB.define("lut_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values, "
             "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
@@ -122,6 +133,70 @@ def _pq_impl_out(theta, books, scales, codes, k, *, values, indices):
 @torch.library.register_fake("odtool::pq_topk")
 def _pq_fake(theta, books, scales, codes, k):
     return theta.new_empty(k), theta.new_empty(k, dtype=torch.long)
+
+
+def stored_rotation(rotation: torch.Tensor, rotation_scales: torch.Tensor) -> torch.Tensor:
+    """R [N, N] float32 from its int8 bytes and row scales: R[i, :] = rotation[i, :] * rotation_scales[i]."""
+    return rotation.to(torch.float32) * rotation_scales.reshape(-1, 1)
+
+
+def _pq_topk_rotated(theta, rotation, rotation_scales, books, scales, codes, k):
+    m, d, _ = books.shape
+    rotated = stored_rotation(rotation, rotation_scales) @ theta.reshape(-1)
+    padded = torch.cat([rotated, rotated.new_zeros(m * d - rotated.shape[0])])
+    return _pq_topk(padded.view(m, d), books, scales, codes, k)
+
+
+@torch.library.impl(_LIB, "pq_topk_rotated", "CompositeExplicitAutograd")
+def _pqr_impl(theta, rotation, rotation_scales, books, scales, codes, k):
+    values, indices = _pq_topk_rotated(theta, rotation, rotation_scales, books, scales, codes, k)
+    return values, indices
+
+
+@torch.library.impl(_LIB, "pq_topk_rotated.out", "CompositeExplicitAutograd")
+def _pqr_impl_out(theta, rotation, rotation_scales, books, scales, codes, k, *, values, indices):
+    v, i = _pq_topk_rotated(theta, rotation, rotation_scales, books, scales, codes, k)
+    values.copy_(v)
+    indices.copy_(i)
+    return values, indices
+
+
+@torch.library.register_fake("odtool::pq_topk_rotated")
+def _pqr_fake(theta, rotation, rotation_scales, books, scales, codes, k):
+    return theta.new_empty(k), theta.new_empty(k, dtype=torch.long)
+
+
+def pq_embed(ids: torch.Tensor, codes: torch.Tensor, books: torch.Tensor, scales: torch.Tensor,
+             rotation: torch.Tensor, rotation_scales: torch.Tensor, dim: int) -> torch.Tensor:
+    """Item vectors [..., dim] for ``ids`` [...] (id 0: zeros): item v's M int8 codebook rows
+    books[m, :, c_v^m] * scales[m, c_v^m] concatenated, cut to ``dim``, times R (when ``rotation``
+    is not empty)."""
+    m, d, k = books.shape
+    flat = ids.reshape(-1)
+    n = flat.shape[0]
+    c = torch.index_select(codes, 1, flat).long()  # [M, n]
+    q = torch.gather(books, 2, c.view(m, 1, n).expand(m, d, n)).to(torch.float32)
+    rows = (q * torch.gather(scales.reshape(m, k), 1, c).view(m, 1, n)).permute(2, 0, 1).reshape(n, m * d)[:, :dim]
+    if rotation.numel():
+        rows = rows @ stored_rotation(rotation, rotation_scales)
+    rows = rows * (flat != 0).unsqueeze(-1).to(rows.dtype)
+    return rows.reshape(*ids.shape, dim)
+
+
+@torch.library.impl(_LIB, "pq_embed", "CompositeExplicitAutograd")
+def _pqe_impl(ids, codes, books, scales, rotation, rotation_scales, dim):
+    return pq_embed(ids, codes, books, scales, rotation, rotation_scales, dim)
+
+
+@torch.library.impl(_LIB, "pq_embed.out", "CompositeExplicitAutograd")
+def _pqe_impl_out(ids, codes, books, scales, rotation, rotation_scales, dim, *, out):
+    out.copy_(pq_embed(ids, codes, books, scales, rotation, rotation_scales, dim))
+    return out
+
+
+@torch.library.register_fake("odtool::pq_embed")
+def _pqe_fake(ids, codes, books, scales, rotation, rotation_scales, dim):
+    return scales.new_empty(*ids.shape, dim, dtype=torch.float32)
 
 
 def code_topk(theta: torch.Tensor, codebooks: torch.Tensor, codes: torch.Tensor,

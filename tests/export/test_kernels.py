@@ -108,7 +108,7 @@ class _Pq(nn.Module):
         return torch.ops.odtool.pq_topk(theta, self.books, self.scales, self.codes, self.k)
 
 
-@pytest.mark.parametrize("impl", ["0", "3"])
+@pytest.mark.parametrize("impl", ["0", "1", "3"])
 @pytest.mark.parametrize("m,d,k_codes", [(12, 11, 256), (3, 5, 20)])
 def test_pq_topk_builds_the_table_from_int8_books(tmp_path, monkeypatch, impl, m, d, k_codes):
     monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
@@ -124,6 +124,88 @@ def test_pq_topk_builds_the_table_from_int8_books(tmp_path, monkeypatch, impl, m
     ref_i = sorted(range(1, 901), key=lambda r: (-scores[r].item(), r))[:10]
     v, i = _run_pte(_Pq(books, scales, codes, 10), theta, tmp_path)
     assert i.tolist() == ref_i and torch.allclose(v, scores[ref_i], rtol=1e-5, atol=1e-5)
+
+
+class _PqRotated(nn.Module):
+    def __init__(self, rq: torch.Tensor, rs: torch.Tensor, books: torch.Tensor, scales: torch.Tensor,
+                 codes: torch.Tensor, k: int) -> None:
+        super().__init__()
+        self.rq, self.rs = nn.Buffer(rq), nn.Buffer(rs)
+        self.books, self.scales, self.codes = nn.Buffer(books), nn.Buffer(scales), nn.Buffer(codes)
+        self.k = k
+
+    def forward(self, theta: torch.Tensor):
+        return torch.ops.odtool.pq_topk_rotated(theta, self.rq, self.rs, self.books, self.scales, self.codes, self.k)
+
+
+def _int8_rotation(n: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """An int8 R with row scales, and R widened by hand."""
+    rq = torch.randint(-127, 128, (n, n), generator=g).to(torch.int8)
+    rs = torch.rand(n, 1, generator=g) / 50 + 1e-3
+    return rq, rs, rq.float() * rs
+
+
+@pytest.mark.parametrize("impl", ["0", "1", "3"])
+@pytest.mark.parametrize("m,d,n,k_codes", [(12, 11, 128, 256), (3, 5, 13, 20)])  # N < M d: theta' is padded
+def test_pq_topk_rotated_rotates_theta_from_the_int8_rotation(tmp_path, monkeypatch, impl, m, d, n, k_codes):
+    monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
+    g = torch.Generator().manual_seed(n)
+    books = torch.randint(-127, 128, (m, d, k_codes), generator=g).to(torch.int8)
+    scales = torch.rand(m, k_codes, generator=g) / 100
+    codes = torch.randint(0, k_codes, (m, 901), generator=g).to(torch.uint8)
+    rq, rs, r = _int8_rotation(n, g)
+    theta = torch.randn(n, generator=g)
+    rotated = torch.cat([r @ theta, torch.zeros(m * d - n)]).view(m, d)  # theta' = R theta, zero-padded
+    scores = ops.code_scores(ops.pq_table(rotated, books, scales), codes)
+    ref_i = sorted(range(1, 901), key=lambda x: (-scores[x].item(), x))[:10]
+    v, i = _run_pte(_PqRotated(rq, rs, books, scales, codes, 10), theta, tmp_path)
+    assert i.tolist() == ref_i and torch.allclose(v, scores[ref_i], rtol=1e-4, atol=1e-4)
+    eager_v, eager_i = torch.ops.odtool.pq_topk_rotated(theta, rq, rs, books, scales, codes, 10)
+    assert eager_i.tolist() == ref_i and torch.allclose(eager_v, v, rtol=1e-4, atol=1e-4)
+
+
+class _PqEmbed(nn.Module):
+    def __init__(self, codes, books, scales, rq, rs, dim: int) -> None:
+        super().__init__()
+        self.codes, self.books, self.scales = nn.Buffer(codes), nn.Buffer(books), nn.Buffer(scales)
+        self.rq, self.rs, self.dim = nn.Buffer(rq), nn.Buffer(rs), dim
+
+    def forward(self, ids: torch.Tensor):
+        return torch.ops.odtool.pq_embed(ids, self.codes, self.books, self.scales, self.rq, self.rs, self.dim)
+
+
+@pytest.mark.parametrize("impl", ["0", "1"])
+@pytest.mark.parametrize("rotate", [True, False])
+@pytest.mark.parametrize("m,d,n,k_codes,dtype", [(12, 11, 128, 256, torch.uint8), (3, 5, 13, 300, torch.int16)])
+def test_pq_embed_is_the_widened_rows_times_r(tmp_path, monkeypatch, impl, rotate, m, d, n, k_codes, dtype):
+    monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
+    g = torch.Generator().manual_seed(m + n)
+    books = torch.randint(-127, 128, (m, d, k_codes), generator=g).to(torch.int8)
+    scales = torch.rand(m, k_codes, generator=g) / 100
+    codes = torch.randint(0, k_codes, (m, 41), generator=g).to(dtype)
+    rq, rs, r = _int8_rotation(n, g) if rotate else (torch.empty(0, dtype=torch.int8), torch.empty(0), None)
+    ids = torch.tensor([[7, 0, 40, 1, 7, 0]])  # padding (0) anywhere: zeros
+    # by hand: item v's rows E_m[c_v^m] = books[m, :, c] * scales[m, c], concatenated, cut to N, times R
+    widened = books.float() * scales.view(m, 1, k_codes)
+    want = torch.zeros(1, 6, n)
+    for j, v in enumerate(ids[0].tolist()):
+        if v:
+            e = torch.cat([widened[x, :, int(codes[x, v])] for x in range(m)])[:n]
+            want[0, j] = e @ r if rotate else e
+    got = _run_pte(_PqEmbed(codes, books, scales, rq, rs, n), ids, tmp_path)[0]
+    assert got.shape == (1, 6, n)
+    assert torch.allclose(got, want, rtol=1e-4, atol=1e-5)
+    assert torch.equal(got[0, 1], torch.zeros(n)) and torch.equal(got[0, 5], torch.zeros(n))
+    assert torch.allclose(ops.pq_embed(ids, codes, books, scales, rq, rs, n), want, rtol=1e-4, atol=1e-5)
+
+
+def test_pq_embed_refuses_an_id_outside_the_vocabulary(tmp_path):
+    g = torch.Generator().manual_seed(0)
+    books = torch.randint(-127, 128, (2, 3, 16), generator=g).to(torch.int8)
+    codes = torch.randint(0, 16, (2, 10), generator=g).to(torch.uint8)  # items 1..9
+    module = _PqEmbed(codes, books, torch.rand(2, 16), torch.empty(0, dtype=torch.int8), torch.empty(0), 6)
+    with pytest.raises(RuntimeError, match="execute"):  # the kernel's InvalidArgument check fails the call
+        _run_pte(module, torch.tensor([[3, 10]]), tmp_path)
 
 
 class _W8(nn.Module):

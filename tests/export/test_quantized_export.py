@@ -21,6 +21,7 @@ N_ITEMS, L = 90, 8
 CASES = [  # (structure, M, K, codebook storage, encoder storage, metric)
     ("product", 3, 16, "fp16", "int8", "sessions"),
     ("product", 4, 8, "int8", "fp32", "sessions"),
+    ("product", 3, 16, "int8", "int8", "euclidean"),  # int8 books, no R
     ("residual", 2, 8, "fp32", "fp16", "euclidean"),
     ("nested", 5, 8, "int8", "int8", "sessions"),  # S = 3 (d = 6, 2 padded dims): one partial stage
 ]
@@ -51,9 +52,14 @@ def test_every_format_matches_eager(tmp_path, structure, m, k, books, encoder, m
     assert all(r.parity["ok"] and r.parity["sessions"] >= 12 for r in results)
     by = {r.format: r for r in results}
     pte = (tmp_path / "x" / "s.pte").read_bytes()
-    # int8 product codebooks are read as int8 by pq_topk, which builds the table itself
-    scorer = b"odtool::pq_topk" if structure == "product" and books == "int8" else b"odtool::lut_topk"
+    # int8 product codebooks are read as int8 by pq_topk, which builds the table itself; with a
+    # rotation (score-aware codes) pq_topk_rotated also rotates theta and pq_embed embeds the
+    # session's items, both from R's int8 bytes
+    int8_product, rotated = structure == "product" and books == "int8", metric == "sessions"
+    scorer = (b"odtool::pq_topk_rotated" if rotated else b"odtool::pq_topk") if int8_product else b"odtool::lut_topk"
     assert scorer in pte if kernels == Kernels.odtool else b"odtool::" not in pte
+    assert (b"odtool::pq_topk_rotated" in pte) == (kernels == Kernels.odtool and int8_product and rotated)
+    assert (b"odtool::pq_embed" in pte) == (kernels == Kernels.odtool and int8_product and rotated)
     if encoder == "int8":
         assert (b"odtool::linear_w8" in pte) == (kernels == Kernels.odtool)
     if "onnx" in by:  # the file holds the stored dtypes, not a widened copy
