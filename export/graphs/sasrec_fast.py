@@ -10,6 +10,11 @@ export's parity check holds it to eager within 1e-4 relative; measured ~1e-6):
 
 On this machine this takes the Tmall-scale encoder from ~165 us in ten XNNPACK partitions
 with portable ops between them to ~125 us in one partition.
+
+An encoder stored int8 and exported with odtool's kernels runs its weights through
+``odtool::linear_w8``, which would cut XNNPACK's partition at every layer; there each block is
+one ``odtool::sasrec_block_w8`` call and the final LayerNorm + readout one
+``odtool::sasrec_readout_w8`` (the same math from the same int8 bytes: export/kernels).
 """
 
 from __future__ import annotations
@@ -28,6 +33,13 @@ _MASKED = -1e9
 def supports_fast_encoder(model: SessionRecommender) -> bool:
     """Whether ``model`` can use the XNNPACK-friendly encoder: a non-causal SASRec."""
     return isinstance(model, SASRec) and not model.config.causal
+
+
+def _w8(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """(int8 weight, scale, bias) of a layer that odtool's ``linear_w8`` runs, else None."""
+    from export.graphs.stored_weights import StoredLinear
+
+    return (layer.values, layer.scales, layer.bias) if isinstance(layer, StoredLinear) and layer.use_kernel else None
 
 
 def _layer_norm(x: torch.Tensor, ln: nn.LayerNorm) -> torch.Tensor:
@@ -59,6 +71,8 @@ class FastSASRecEncoder(nn.Module):
                     else torch.index_select(m.positions.weight, 0, back))
         x = m.items.embed(ids) + pos_rows
         x = x * real.view(length, 1)
+        if self._fused_w8():
+            return self._encode_w8(x, real)
         key_bias = ((real - 1.0) * -_MASKED).view(1, length)  # 0 for real keys, -1e9 for padding
         h, d = self.heads, n // self.heads
         for block in m.blocks:
@@ -80,3 +94,26 @@ class FastSASRecEncoder(nn.Module):
         mean = torch.bmm(real.view(1, 1, length), x.view(1, length, n)).view(1, n) / lengths.to(torch.float32)
         alpha = r.f(torch.sigmoid(r.w1(mean) + r.w2(x))) * real.view(length, 1)  # [L, 1]
         return torch.bmm(alpha.view(1, 1, length), x.view(1, length, n)).view(n)
+
+    def _fused_w8(self) -> bool:
+        """Whether every linear layer runs on ``linear_w8`` (int8 storage, odtool's kernels) and
+        the LayerNorms share one eps: then the fused block and readout ops apply."""
+        m = self.model
+        layers = [m.readout.w1, m.readout.w2, m.readout.f]
+        norms = [m.ln_out]
+        for block in m.blocks:
+            layers += [block.att.qkv, block.att.out, block.ffn[0], block.ffn[3]]
+            norms += [block.ln_att, block.ln_ffn]
+        return all(_w8(x) is not None for x in layers) and len({ln.eps for ln in norms}) == 1
+
+    def _encode_w8(self, x: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """theta [N] through odtool::sasrec_block_w8 per block and odtool::sasrec_readout_w8."""
+        m = self.model
+        for block in m.blocks:
+            x = torch.ops.odtool.sasrec_block_w8(
+                x, real, block.ln_att.weight, block.ln_att.bias, *_w8(block.att.qkv), *_w8(block.att.out),
+                block.ln_ffn.weight, block.ln_ffn.bias, *_w8(block.ffn[0]), *_w8(block.ffn[3]), self.heads,
+                block.ln_att.eps)
+        r = m.readout
+        return torch.ops.odtool.sasrec_readout_w8(x, real, m.ln_out.weight, m.ln_out.bias, *_w8(r.w1), *_w8(r.w2),
+                                                  *_w8(r.f), m.ln_out.eps)

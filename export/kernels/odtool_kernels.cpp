@@ -42,6 +42,26 @@
 //   out        float32 [..., dim]             e_v = [E_1[c_v^1], ..., E_M[c_v^M]][:dim] R: the
 //                                             session's embeddings from the stored bytes alone
 //
+// odtool::sasrec_block_w8.out(Tensor x, Tensor real, Tensor ln1_w, Tensor ln1_b, Tensor qkv_q, Tensor qkv_s,
+//     Tensor qkv_b, Tensor out_q, Tensor out_s, Tensor out_b, Tensor ln2_w, Tensor ln2_b, Tensor f1_q,
+//     Tensor f1_s, Tensor f1_b, Tensor f2_q, Tensor f2_s, Tensor f2_b, int heads, float eps, *, Tensor(a!) out)
+//   x          float32 [L, N]                 one session's position states
+//   real       float32 [L]                    1 at real positions, 0 at padding
+//   ln*_w/_b   float32 [N]                    the block's two LayerNorms
+//   *_q, *_s, *_b                             its four linear layers as linear_w8 takes them (qkv N -> 3N,
+//                                             out N -> N, FFN N -> N -> N)
+//   out        float32 [L, N]                 one pre-LN SASRec block (toolchain.models.sasrec.Block, eval):
+//                                             h += out(MHA(LN1(h))) over real keys; h += f2(relu(f1(LN2(h))));
+//                                             padding rows are returned as zeros (nothing reads them)
+//
+// odtool::sasrec_readout_w8.out(Tensor x, Tensor real, Tensor ln_w, Tensor ln_b, Tensor w1_q, Tensor w1_s,
+//     Tensor w1_b, Tensor w2_q, Tensor w2_s, Tensor w2_b, Tensor f_q, Tensor f_s, Tensor f_b, float eps, *,
+//     Tensor(a!) out)
+//   out        float32 [N]                    theta: the final LayerNorm, then the soft-attention readout
+//                                             sum_t real_t f(sigmoid(w1(mean) + w2(x_t))) x_t
+//   Together the two run a session's whole int8 encoder (after its embeddings) in a few calls instead
+//   of ~40 small ops split into ten delegate calls by the int8 layers between them.
+//
 // odtool::widen.out(Tensor values, Tensor scales, *, Tensor(a!) out) -> Tensor(a!)
 //   values  float16 [...] (scales ignored), or int8 [R, C] with scales float32 [R, 1]
 //   out     float32, values' shape: a stored tensor widened in one vectorised pass
@@ -530,6 +550,179 @@ void widen_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
     for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = static_cast<float>(q[r * cols + c]) * s[r];
 }
 
+// y = x W^T * scale + bias for int8 W [O, I] (the fastest path this CPU has).
+void linear_w8_rows(const float* x, const int8_t* w, const float* scale, const float* bias, int64_t L, int64_t I,
+                    int64_t O, float* y) {
+#if defined(__x86_64__)
+  if (cpu_impl() >= kAvx2) return linear_w8_avx2(x, w, scale, bias, L, I, O, y);
+#endif
+  linear_w8_scalar(x, w, scale, bias, L, I, O, y);
+}
+
+// One int8 linear layer's arguments (weight [O, I], scale [O], bias [O]) as the encoder ops take them.
+struct W8 {
+  const int8_t* w = nullptr;
+  const float* s = nullptr;
+  const float* b = nullptr;
+  int64_t O = 0, I = 0;
+  void apply(const float* x, int64_t L, float* y) const { linear_w8_rows(x, w, s, b, L, I, O, y); }
+};
+
+bool w8_arg(KernelRuntimeContext& ctx, const char* op, Span<EValue*> stack, size_t at, int64_t O, int64_t I, W8& out) {
+  const Tensor& w = stack[at]->toTensor();
+  const Tensor& s = stack[at + 1]->toTensor();
+  const Tensor& b = stack[at + 2]->toTensor();
+  ET_KERNEL_CHECK_MSG(ctx, w.scalar_type() == ScalarType::Char && w.dim() == 2 && w.size(0) == O && w.size(1) == I &&
+                               s.scalar_type() == ScalarType::Float && s.numel() == O &&
+                               b.scalar_type() == ScalarType::Float && b.numel() == O,
+                      InvalidArgument, false, "%s: argument %d must be an int8 [%d, %d] weight with float32 scale and bias [%d]",
+                      op, static_cast<int>(at), static_cast<int>(O), static_cast<int>(I), static_cast<int>(O));
+  out = W8{w.const_data_ptr<int8_t>(), s.const_data_ptr<float>(), b.const_data_ptr<float>(), O, I};
+  return true;
+}
+
+bool vec_arg(KernelRuntimeContext& ctx, const char* op, const Tensor& t, int64_t n, const float*& out) {
+  ET_KERNEL_CHECK_MSG(ctx, t.scalar_type() == ScalarType::Float && t.numel() == n, InvalidArgument, false,
+                      "%s: expected a float32 vector of %d", op, static_cast<int>(n));
+  out = t.const_data_ptr<float>();
+  return true;
+}
+
+// LayerNorm of each row of x [L, N] (population variance, as nn.LayerNorm).
+void layer_norm_rows(const float* x, const float* w, const float* b, double eps, int64_t L, int64_t N, float* y) {
+  for (int64_t l = 0; l < L; ++l) {
+    const float* r = x + l * N;
+    float mu = 0.0f;
+    for (int64_t j = 0; j < N; ++j) mu += r[j];
+    mu /= static_cast<float>(N);
+    float var = 0.0f;
+    for (int64_t j = 0; j < N; ++j) var += (r[j] - mu) * (r[j] - mu);
+    const float inv = 1.0f / std::sqrt(var / static_cast<float>(N) + static_cast<float>(eps));
+    for (int64_t j = 0; j < N; ++j) y[l * N + j] = (r[j] - mu) * inv * w[j] + b[j];
+  }
+}
+
+// The session's x [L, N] and real [L] (checked), out resized to `shape`.
+bool encoder_io(KernelRuntimeContext& ctx, const char* op, const Tensor& x, const Tensor& real, Tensor& out,
+                bool rows_out) {
+  ET_KERNEL_CHECK_MSG(ctx, x.scalar_type() == ScalarType::Float && x.dim() == 2 && x.size(0) >= 1 &&
+                               real.scalar_type() == ScalarType::Float && real.numel() == x.size(0),
+                      InvalidArgument, false, "%s: x must be float32 [L, N] and real float32 [L]", op);
+  executorch::aten::SizesType sizes[2] = {static_cast<executorch::aten::SizesType>(x.size(0)),
+                                          static_cast<executorch::aten::SizesType>(x.size(1))};
+  const auto shape = rows_out ? executorch::aten::ArrayRef<executorch::aten::SizesType>(sizes, 2)
+                              : executorch::aten::ArrayRef<executorch::aten::SizesType>(sizes + 1, 1);
+  ET_KERNEL_CHECK_MSG(ctx, out.scalar_type() == ScalarType::Float &&
+                               executorch::runtime::resize_tensor(out, shape) == executorch::runtime::Error::Ok,
+                      InvalidArgument, false, "%s: cannot resize the float32 output", op);
+  return true;
+}
+
+void sasrec_block_w8_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  const char* op = "sasrec_block_w8";
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 21, InvalidArgument, , "sasrec_block_w8.out: expected 21 arguments");
+  const Tensor& x = stack[0]->toTensor();
+  const Tensor& real_t = stack[1]->toTensor();
+  Tensor& out = stack[20]->toTensor();
+  if (!encoder_io(ctx, op, x, real_t, out, true)) return;
+  const int64_t L = x.size(0), N = x.size(1), H = stack[18]->toInt();
+  const double eps = stack[19]->toDouble();
+  ET_KERNEL_CHECK_MSG(ctx, H >= 1 && N % H == 0, InvalidArgument, , "sasrec_block_w8: N must be a multiple of heads");
+  const float *ln1w, *ln1b, *ln2w, *ln2b;
+  W8 qkv, proj, f1, f2;
+  if (!vec_arg(ctx, op, stack[2]->toTensor(), N, ln1w) || !vec_arg(ctx, op, stack[3]->toTensor(), N, ln1b) ||
+      !w8_arg(ctx, op, stack, 4, 3 * N, N, qkv) || !w8_arg(ctx, op, stack, 7, N, N, proj) ||
+      !vec_arg(ctx, op, stack[10]->toTensor(), N, ln2w) || !vec_arg(ctx, op, stack[11]->toTensor(), N, ln2b) ||
+      !w8_arg(ctx, op, stack, 12, N, N, f1) || !w8_arg(ctx, op, stack, 15, N, N, f2))
+    return;
+  const float* xp = x.const_data_ptr<float>();
+  const float* real = real_t.const_data_ptr<float>();
+  // the real rows, compacted (a padded session computes only its real positions)
+  std::vector<int64_t> rows;
+  for (int64_t l = 0; l < L; ++l)
+    if (real[l] != 0.0f) rows.push_back(l);
+  const int64_t R = static_cast<int64_t>(rows.size()), d = N / H;
+  std::vector<float> h(static_cast<size_t>(R * N)), t(static_cast<size_t>(R * N)), q3(static_cast<size_t>(R * 3 * N)),
+      o(static_cast<size_t>(R * N), 0.0f), att(static_cast<size_t>(R));
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t j = 0; j < N; ++j) h[r * N + j] = xp[rows[r] * N + j];
+  layer_norm_rows(h.data(), ln1w, ln1b, eps, R, N, t.data());
+  qkv.apply(t.data(), R, q3.data());
+  const float inv_sqrt_d = 1.0f / std::sqrt(static_cast<float>(d));
+  for (int64_t hh = 0; hh < H; ++hh) {
+    for (int64_t i = 0; i < R; ++i) {  // softmax over the real keys (padding keys carry no weight)
+      const float* qi = q3.data() + i * 3 * N + hh * d;
+      float mx = -INFINITY;
+      for (int64_t j = 0; j < R; ++j) {
+        const float* kj = q3.data() + j * 3 * N + N + hh * d;
+        float dot = 0.0f;
+        for (int64_t c = 0; c < d; ++c) dot += qi[c] * kj[c];
+        att[j] = dot * inv_sqrt_d;
+        mx = std::max(mx, att[j]);
+      }
+      float z = 0.0f;
+      for (int64_t j = 0; j < R; ++j) z += (att[j] = std::exp(att[j] - mx));
+      float* oi = o.data() + i * N + hh * d;
+      for (int64_t j = 0; j < R; ++j) {
+        const float a = att[j] / z;
+        const float* vj = q3.data() + j * 3 * N + 2 * N + hh * d;
+        for (int64_t c = 0; c < d; ++c) oi[c] += a * vj[c];
+      }
+    }
+  }
+  proj.apply(o.data(), R, t.data());
+  for (int64_t k = 0; k < R * N; ++k) h[k] += t[k];
+  layer_norm_rows(h.data(), ln2w, ln2b, eps, R, N, t.data());
+  f1.apply(t.data(), R, o.data());
+  for (int64_t k = 0; k < R * N; ++k) o[k] = std::max(o[k], 0.0f);
+  f2.apply(o.data(), R, t.data());
+  float* yp = out.mutable_data_ptr<float>();
+  for (int64_t k = 0; k < L * N; ++k) yp[k] = 0.0f;
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t j = 0; j < N; ++j) yp[rows[r] * N + j] = h[r * N + j] + t[r * N + j];
+}
+
+void sasrec_readout_w8_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  const char* op = "sasrec_readout_w8";
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 15, InvalidArgument, , "sasrec_readout_w8.out: expected 15 arguments");
+  const Tensor& x = stack[0]->toTensor();
+  const Tensor& real_t = stack[1]->toTensor();
+  Tensor& out = stack[14]->toTensor();
+  if (!encoder_io(ctx, op, x, real_t, out, false)) return;
+  const int64_t L = x.size(0), N = x.size(1);
+  const double eps = stack[13]->toDouble();
+  const float *lnw, *lnb;
+  W8 w1, w2, f;
+  if (!vec_arg(ctx, op, stack[2]->toTensor(), N, lnw) || !vec_arg(ctx, op, stack[3]->toTensor(), N, lnb) ||
+      !w8_arg(ctx, op, stack, 4, N, N, w1) || !w8_arg(ctx, op, stack, 7, N, N, w2) ||
+      !w8_arg(ctx, op, stack, 10, 1, N, f))
+    return;
+  const float* xp = x.const_data_ptr<float>();
+  const float* real = real_t.const_data_ptr<float>();
+  std::vector<float> xr;
+  for (int64_t l = 0; l < L; ++l)
+    if (real[l] != 0.0f) xr.insert(xr.end(), xp + l * N, xp + (l + 1) * N);
+  const int64_t R = static_cast<int64_t>(xr.size()) / N;
+  float* theta = out.mutable_data_ptr<float>();
+  for (int64_t j = 0; j < N; ++j) theta[j] = 0.0f;
+  if (R == 0) return;
+  std::vector<float> xn(static_cast<size_t>(R * N)), mean(static_cast<size_t>(N), 0.0f), a(static_cast<size_t>(N)),
+      g(static_cast<size_t>(R * N));
+  layer_norm_rows(xr.data(), lnw, lnb, eps, R, N, xn.data());
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t j = 0; j < N; ++j) mean[j] += xn[r * N + j];
+  for (int64_t j = 0; j < N; ++j) mean[j] /= static_cast<float>(R);
+  w1.apply(mean.data(), 1, a.data());
+  w2.apply(xn.data(), R, g.data());
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t j = 0; j < N; ++j) g[r * N + j] = 1.0f / (1.0f + std::exp(-(g[r * N + j] + a[j])));
+  for (int64_t r = 0; r < R; ++r) {
+    float alpha;
+    f.apply(g.data() + r * N, 1, &alpha);
+    for (int64_t j = 0; j < N; ++j) theta[j] += alpha * xn[r * N + j];
+  }
+}
+
 // Top-k of every item's look-ups into table [M, K] (any supported code dtype) into values / indices.
 void scan_codes(KernelRuntimeContext& ctx, const float* table, int64_t M, int64_t K, const Tensor& codes,
                 int64_t k, Tensor& values, Tensor& indices) {
@@ -837,6 +1030,10 @@ const auto registered_pq_rotated = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::pq_topk_rotated.out", pq_topk_rotated_out));
 const auto registered_pq_embed = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::pq_embed.out", pq_embed_out));
+const auto registered_block = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::sasrec_block_w8.out", sasrec_block_w8_out));
+const auto registered_readout = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::sasrec_readout_w8.out", sasrec_readout_w8_out));
 const auto registered_w8 = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::linear_w8.out", linear_w8_out));
 const auto registered_widen = executorch::runtime::register_kernel(

@@ -6,6 +6,9 @@ table from the stored int8 codebooks itself (see odtool_kernels.cpp);
 ``pq_topk_rotated(theta[N], rotation int8 [N, N], rotation_scales[N], books, scales, codes, k)`` first
 rotates theta by the stored int8 R itself, and ``pq_embed(ids, codes, books, scales, rotation,
 rotation_scales, dim)`` embeds a session's items from the same stored bytes (rows, cut to dim, times R).
+``sasrec_block_w8`` and ``sasrec_readout_w8`` run one pre-LN SASRec block and the final LayerNorm +
+soft-attention readout of a session whose encoder is stored int8, each linear layer as ``linear_w8``
+takes it (int8 weight, scale, bias).
 ``linear_w8(x, weight int8 [O, I], scale [O, 1], bias [O])`` is a weight-only int8 linear layer
 (fp32 activations and sums): an encoder stored as int8 runs from its int8 bytes.
 
@@ -37,6 +40,15 @@ _LIB.define("pq_embed(Tensor ids, Tensor codes, Tensor books, Tensor scales, Ten
             "int dim) -> Tensor")
 _LIB.define("pq_embed.out(Tensor ids, Tensor codes, Tensor books, Tensor scales, Tensor rotation, "
             "Tensor rotation_scales, int dim, *, Tensor(a!) out) -> Tensor(a!)")
+_BLOCK_ARGS = ("Tensor x, Tensor real, Tensor ln1_w, Tensor ln1_b, Tensor qkv_q, Tensor qkv_s, Tensor qkv_b, "
+               "Tensor out_q, Tensor out_s, Tensor out_b, Tensor ln2_w, Tensor ln2_b, Tensor f1_q, Tensor f1_s, "
+               "Tensor f1_b, Tensor f2_q, Tensor f2_s, Tensor f2_b, int heads, float eps")
+_READOUT_ARGS = ("Tensor x, Tensor real, Tensor ln_w, Tensor ln_b, Tensor w1_q, Tensor w1_s, Tensor w1_b, "
+                 "Tensor w2_q, Tensor w2_s, Tensor w2_b, Tensor f_q, Tensor f_s, Tensor f_b, float eps")
+_LIB.define(f"sasrec_block_w8({_BLOCK_ARGS}) -> Tensor")
+_LIB.define(f"sasrec_block_w8.out({_BLOCK_ARGS}, *, Tensor(a!) out) -> Tensor(a!)")
+_LIB.define(f"sasrec_readout_w8({_READOUT_ARGS}) -> Tensor")
+_LIB.define(f"sasrec_readout_w8.out({_READOUT_ARGS}, *, Tensor(a!) out) -> Tensor(a!)")
 _LIB.define("lut_topk(Tensor table, Tensor codes, int k) -> (Tensor, Tensor)")
 _LIB.define("lut_topk.out(Tensor table, Tensor codes, int k, *, Tensor(a!) values, "
             "Tensor(b!) indices) -> (Tensor(a!), Tensor(b!))")
@@ -197,6 +209,69 @@ def _pqe_impl_out(ids, codes, books, scales, rotation, rotation_scales, dim, *, 
 @torch.library.register_fake("odtool::pq_embed")
 def _pqe_fake(ids, codes, books, scales, rotation, rotation_scales, dim):
     return scales.new_empty(*ids.shape, dim, dtype=torch.float32)
+
+
+def _layer_norm(x, w, b, eps):
+    return torch.nn.functional.layer_norm(x, (x.shape[-1],), w, b, eps)
+
+
+def sasrec_block_w8(x, real, ln1_w, ln1_b, qkv_q, qkv_s, qkv_b, out_q, out_s, out_b, ln2_w, ln2_b, f1_q, f1_s, f1_b,
+                    f2_q, f2_s, f2_b, heads, eps):
+    """One pre-LN SASRec block (eval) over x [L, N] with keys at real positions only; padding rows
+    of the result are zeros (see odtool_kernels.cpp)."""
+    length, n = x.shape
+    d = n // heads
+    keep = real.view(length, 1) != 0
+    qkv = _linear_w8(_layer_norm(x, ln1_w, ln1_b, eps), qkv_q, qkv_s, qkv_b)
+    q, k, v = qkv.view(length, 3, heads, d).permute(1, 2, 0, 3)  # [H, L, d] each
+    scores = torch.bmm(q, k.transpose(1, 2)) / (d ** 0.5)
+    scores = scores.masked_fill(~keep.view(1, 1, length), float("-inf"))
+    o = torch.bmm(torch.softmax(scores, -1), v).permute(1, 0, 2).reshape(length, n)
+    h = x + _linear_w8(o, out_q, out_s, out_b)
+    f = _linear_w8(torch.relu(_linear_w8(_layer_norm(h, ln2_w, ln2_b, eps), f1_q, f1_s, f1_b)), f2_q, f2_s, f2_b)
+    return (h + f) * keep.to(x.dtype)
+
+
+def sasrec_readout_w8(x, real, ln_w, ln_b, w1_q, w1_s, w1_b, w2_q, w2_s, w2_b, f_q, f_s, f_b, eps):
+    """theta [N]: the final LayerNorm of x [L, N], then the soft-attention readout over the real positions."""
+    keep = (real != 0).to(x.dtype).view(-1, 1)
+    xn = _layer_norm(x, ln_w, ln_b, eps)
+    mean = (xn * keep).sum(0, keepdim=True) / keep.sum().clamp(min=1.0)
+    gate = torch.sigmoid(_linear_w8(mean, w1_q, w1_s, w1_b) + _linear_w8(xn, w2_q, w2_s, w2_b))
+    alpha = _linear_w8(gate, f_q, f_s, f_b) * keep  # [L, 1]
+    return (alpha * xn).sum(0)
+
+
+@torch.library.impl(_LIB, "sasrec_block_w8", "CompositeExplicitAutograd")
+def _block_impl(*args):
+    return sasrec_block_w8(*args)
+
+
+@torch.library.impl(_LIB, "sasrec_block_w8.out", "CompositeExplicitAutograd")
+def _block_impl_out(*args, out):
+    out.copy_(sasrec_block_w8(*args))
+    return out
+
+
+@torch.library.register_fake("odtool::sasrec_block_w8")
+def _block_fake(x, *args):
+    return torch.empty_like(x)
+
+
+@torch.library.impl(_LIB, "sasrec_readout_w8", "CompositeExplicitAutograd")
+def _readout_impl(*args):
+    return sasrec_readout_w8(*args)
+
+
+@torch.library.impl(_LIB, "sasrec_readout_w8.out", "CompositeExplicitAutograd")
+def _readout_impl_out(*args, out):
+    out.copy_(sasrec_readout_w8(*args))
+    return out
+
+
+@torch.library.register_fake("odtool::sasrec_readout_w8")
+def _readout_fake(x, *args):
+    return x.new_empty(x.shape[1])
 
 
 def code_topk(theta: torch.Tensor, codebooks: torch.Tensor, codes: torch.Tensor,

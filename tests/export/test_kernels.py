@@ -23,15 +23,19 @@ class _Scorer(nn.Module):
 
 
 def _run_pte(module: nn.Module, theta: torch.Tensor, tmp_path):
+    return _run_pte_inputs(module, (theta,), tmp_path)
+
+
+def _run_pte_inputs(module: nn.Module, inputs: tuple, tmp_path):
     from executorch.exir import EdgeCompileConfig, to_edge_transform_and_lower
     from executorch.runtime import Runtime
 
     load()
-    prog = to_edge_transform_and_lower(torch.export.export(module, (theta,)),
+    prog = to_edge_transform_and_lower(torch.export.export(module, inputs),
                                        compile_config=EdgeCompileConfig(_check_ir_validity=False)).to_executorch()
     path = tmp_path / "m.pte"
     path.write_bytes(prog.buffer)
-    return Runtime.get().load_program(str(path)).load_method("forward").execute([theta])
+    return Runtime.get().load_program(str(path)).load_method("forward").execute(list(inputs))
 
 
 CASES = [(1, 16, torch.uint8), (4, 32, torch.uint8), (3, 256, torch.uint8), (2, 20, torch.uint8),
@@ -293,3 +297,71 @@ def test_filtered_scan_equals_the_exact_scan_bit_for_bit(tmp_path, monkeypatch, 
     finite = torch.isfinite(table).all()
     if finite:  # the eager reference sums in another order: compare the ranking where it is exact
         assert torch.allclose(v3, scores[ref_i], rtol=1e-5, atol=1e-5)
+
+
+def _int8_linear(o: int, i: int, g: torch.Generator, bias: bool = True):
+    """A linear layer's (int8 weight, scale [O, 1], bias [O]) and its widened nn.Linear."""
+    from toolchain.compression.storage import quantize_rows
+
+    lin = nn.Linear(i, o, bias=bias)
+    with torch.no_grad():
+        lin.weight.copy_(torch.randn(o, i, generator=g) / i ** 0.5)
+        if bias:
+            lin.bias.copy_(torch.randn(o, generator=g) / 10)
+    q, s = quantize_rows(lin.weight.detach(), "int8")
+    with torch.no_grad():
+        lin.weight.copy_(q.float() * s)  # what the int8 bytes hold
+    b = lin.bias.detach().clone() if bias else torch.zeros(o)
+    return (q, s, b), lin
+
+
+class _Encoder(nn.Module):
+    def __init__(self, block_args, readout_args, heads: int) -> None:
+        super().__init__()
+        for j, t in enumerate(block_args + readout_args):
+            self.register_buffer(f"a{j}", t)
+        self.nb, self.heads = len(block_args), heads
+
+    def forward(self, x: torch.Tensor, real: torch.Tensor):
+        a = [getattr(self, f"a{j}") for j in range(len(self._buffers))]
+        h = torch.ops.odtool.sasrec_block_w8(x, real, *a[: self.nb], self.heads, 1e-5)
+        return h, torch.ops.odtool.sasrec_readout_w8(h, real, *a[self.nb:], 1e-5)
+
+
+@pytest.mark.parametrize("impl", ["0", "1"])
+@pytest.mark.parametrize("n,heads", [(128, 1), (16, 2)])
+def test_int8_encoder_ops_are_a_sasrec_block_and_readout(tmp_path, monkeypatch, impl, n, heads):
+    """The fused ops against toolchain's own Block and SoftAttentionReadout (eval) over the same int8 weights."""
+    from toolchain.models.readout import SoftAttentionReadout
+    from toolchain.models.sasrec import Block
+
+    monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
+    g = torch.Generator().manual_seed(n)
+    block, readout, ln_out = Block(n, heads, 0.0).eval(), SoftAttentionReadout(n).eval(), nn.LayerNorm(n)
+    qkv, block.att.qkv = _int8_linear(3 * n, n, g)
+    out, block.att.out = _int8_linear(n, n, g)
+    f1, block.ffn[0] = _int8_linear(n, n, g)
+    f2, block.ffn[3] = _int8_linear(n, n, g)
+    w1, readout.w1 = _int8_linear(n, n, g, bias=False)
+    w2, readout.w2 = _int8_linear(n, n, g)
+    fa, readout.f = _int8_linear(1, n, g, bias=False)
+    with torch.no_grad():
+        for ln in (block.ln_att, block.ln_ffn, ln_out):
+            ln.weight.copy_(1 + torch.randn(n, generator=g) / 10)
+            ln.bias.copy_(torch.randn(n, generator=g) / 10)
+    length, real_len = 7, 5  # two padding positions at the end
+    real = (torch.arange(length) < real_len).float()
+    x = torch.randn(length, n, generator=g) * real.view(-1, 1)
+    # toolchain's modules: keys masked to the real positions, readout pooled over them
+    allowed = (real != 0).view(1, 1, 1, length)
+    want_h = block(x.unsqueeze(0), allowed)[0]
+    want_theta = readout(ln_out(want_h).unsqueeze(0), (real != 0).unsqueeze(0))[0]
+    block_args = [block.ln_att.weight.detach(), block.ln_att.bias.detach(), *qkv, *out,
+                  block.ln_ffn.weight.detach(), block.ln_ffn.bias.detach(), *f1, *f2]
+    readout_args = [ln_out.weight.detach(), ln_out.bias.detach(), *w1, *w2, *fa]
+    h, theta = _run_pte_inputs(_Encoder(block_args, readout_args, heads), (x, real), tmp_path)
+    assert torch.allclose(h[:real_len], want_h[:real_len], rtol=1e-4, atol=1e-4)
+    assert torch.equal(h[real_len:], torch.zeros(length - real_len, n))  # padding rows: zeros
+    assert torch.allclose(theta, want_theta, rtol=1e-4, atol=1e-4)
+    eager_h, eager_theta = _Encoder(block_args, readout_args, heads)(x, real)
+    assert torch.allclose(eager_h, h, rtol=1e-4, atol=1e-4) and torch.allclose(eager_theta, theta, rtol=1e-4, atol=1e-4)
