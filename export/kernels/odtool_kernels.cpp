@@ -472,6 +472,15 @@ void linear_w8_scalar(const float* x, const int8_t* w, const float* scale, const
   }
 }
 
+// y = x W^T * scale + bias for int8 W [O, I] (the fastest path this CPU has).
+void linear_w8_rows(const float* x, const int8_t* w, const float* scale, const float* bias, int64_t L, int64_t I,
+                    int64_t O, float* y) {
+#if defined(__x86_64__)
+  if (cpu_impl() >= kAvx2) return linear_w8_avx2(x, w, scale, bias, L, I, O, y);
+#endif
+  linear_w8_scalar(x, w, scale, bias, L, I, O, y);
+}
+
 void linear_w8_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 5, InvalidArgument, , "linear_w8.out: expected 5 arguments");
   const Tensor& x = stack[0]->toTensor();
@@ -502,13 +511,7 @@ void linear_w8_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
   const float* sp = scale.const_data_ptr<float>();
   const float* bp = bias.const_data_ptr<float>();
   float* yp = out.mutable_data_ptr<float>();
-#if defined(__x86_64__)
-  if (cpu_impl() >= kAvx2) {
-    linear_w8_avx2(xp, wp, sp, bp, L, I, O, yp);
-    return;
-  }
-#endif
-  linear_w8_scalar(xp, wp, sp, bp, L, I, O, yp);
+  linear_w8_rows(xp, wp, sp, bp, L, I, O, yp);
 }
 
 // odtool::widen.out(Tensor values, Tensor scales, *, Tensor(a!) out): float16 -> float32, or
@@ -548,15 +551,6 @@ void widen_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
 #endif
   for (int64_t r = 0; r < rows; ++r)
     for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = static_cast<float>(q[r * cols + c]) * s[r];
-}
-
-// y = x W^T * scale + bias for int8 W [O, I] (the fastest path this CPU has).
-void linear_w8_rows(const float* x, const int8_t* w, const float* scale, const float* bias, int64_t L, int64_t I,
-                    int64_t O, float* y) {
-#if defined(__x86_64__)
-  if (cpu_impl() >= kAvx2) return linear_w8_avx2(x, w, scale, bias, L, I, O, y);
-#endif
-  linear_w8_scalar(x, w, scale, bias, L, I, O, y);
 }
 
 // One int8 linear layer's arguments (weight [O, I], scale [O], bias [O]) as the encoder ops take them.
@@ -851,10 +845,7 @@ void rotate_rows(const float* x, const int8_t* q, const float* s, int64_t L, int
 // one row, with no bias.
 void rotate_theta(const float* theta, const int8_t* q, const float* s, int64_t N, float* out) {
   const std::vector<float> zeros(static_cast<size_t>(N), 0.0f);
-#if defined(__x86_64__)
-  if (cpu_impl() >= kAvx2) return linear_w8_avx2(theta, q, s, zeros.data(), 1, N, N, out);
-#endif
-  linear_w8_scalar(theta, q, s, zeros.data(), 1, N, N, out);
+  linear_w8_rows(theta, q, s, zeros.data(), 1, N, N, out);
 }
 
 // The checks pq_topk and pq_topk_rotated share: int8 books [M, d, K], float32 scales [M, K].
