@@ -99,6 +99,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
+#include <memory>
 #include <vector>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -270,6 +272,18 @@ struct TopSums {
 };
 
 #if defined(__x86_64__)
+// 64 items' byte look-ups in one table row (four registers), added to their 16-bit sums.
+__attribute__((target("avx512f,avx512bw,avx512vbmi"), always_inline)) inline void look64(
+    __m512i t0, __m512i t1, __m512i t2, __m512i t3, __mmask64 live, const uint8_t* codes, __m512i& lo, __m512i& hi) {
+  const __m512i idx = _mm512_maskz_loadu_epi8(live, codes);
+  const __m512i x = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), _mm512_permutex2var_epi8(t0, idx, t1),
+                                           _mm512_permutex2var_epi8(t2, idx, t3));
+  // interleaved halves (bytes 0-7, 16-23, ... in lo; 8-15, 24-31, ... in hi): put back in order once
+  // per chunk, after the last row
+  lo = _mm512_add_epi16(lo, _mm512_unpacklo_epi8(x, _mm512_setzero_si512()));
+  hi = _mm512_add_epi16(hi, _mm512_unpackhi_epi8(x, _mm512_setzero_si512()));
+}
+
 // The filter-then-exact scan (see the top of this file); false, having done nothing, when the
 // table cannot be quantized.
 __attribute__((target("avx512f,avx512bw,avx512vbmi,fma"))) bool scan_filtered(const float* t, int64_t M, int64_t K,
@@ -317,50 +331,92 @@ __attribute__((target("avx512f,avx512bw,avx512vbmi,fma"))) bool scan_filtered(co
       _mm512_mask_cvtepi32_storeu_epi8(q + m * 256 + j, in, _mm512_max_epi32(v, _mm512_setzero_si512()));
     }
   }
-  TopSums sums(static_cast<size_t>(top.k));
+  // Pass 1: every item's 16-bit sum A_v into `approx`, and each 64-item chunk's largest.
   constexpr int kChunks = 4;  // 4 x 64 items share each row's four registers
+  const int64_t chunks = (R + 63) / 64;
+  std::unique_ptr<uint16_t[]> approx(new uint16_t[static_cast<size_t>(chunks * 64)]);  // every lane is written
+  std::vector<uint16_t> chunk_max(static_cast<size_t>(chunks));
   const __mmask64 all = ~static_cast<__mmask64>(0);
+  // 16-bit lane j of an interleaved pair: item (j / 8) * 16 + j % 8 of lo, + 8 of hi
+  alignas(64) int16_t order[64];
+  for (int j = 0; j < 64; ++j) order[j] = static_cast<int16_t>((j % 16 < 8 ? 0 : 32) + (j / 16) * 8 + j % 8);
+  const __m512i first = _mm512_load_si512(order), second = _mm512_load_si512(order + 32);
   for (int64_t r0 = 0; r0 < R; r0 += 64 * kChunks) {
     __mmask64 live[kChunks];
     for (int c = 0; c < kChunks; ++c) {
       const int64_t n = std::max<int64_t>(0, std::min<int64_t>(64, R - r0 - 64 * c));
       live[c] = n == 64 ? all : ((static_cast<__mmask64>(1) << n) - 1);
     }
-    __m512i acc[2 * kChunks];
-    for (int c = 0; c < 2 * kChunks; ++c) acc[c] = _mm512_setzero_si512();
-    for (int64_t m = 0; m < M; ++m) {
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    const uint8_t* cm = codes + r0;
+    for (int64_t m = 0; m < M; ++m, cm += R) {
       const uint8_t* row = q + m * 256;
       const __m512i t0 = _mm512_loadu_si512(row), t1 = _mm512_loadu_si512(row + 64);
       const __m512i t2 = _mm512_loadu_si512(row + 128), t3 = _mm512_loadu_si512(row + 192);
-      const uint8_t* cm = codes + m * R + r0;
-      for (int c = 0; c < kChunks; ++c) {
-        const __m512i idx = _mm512_maskz_loadu_epi8(live[c], cm + 64 * c);
-        const __m512i x = _mm512_mask_blend_epi8(_mm512_movepi8_mask(idx), _mm512_permutex2var_epi8(t0, idx, t1),
-                                                 _mm512_permutex2var_epi8(t2, idx, t3));
-        acc[2 * c] = _mm512_add_epi16(acc[2 * c], _mm512_cvtepu8_epi16(_mm512_castsi512_si256(x)));
-        acc[2 * c + 1] = _mm512_add_epi16(acc[2 * c + 1], _mm512_cvtepu8_epi16(_mm512_extracti64x4_epi64(x, 1)));
-      }
+      look64(t0, t1, t2, t3, live[0], cm, a0, a1);
+      look64(t0, t1, t2, t3, live[1], cm + 64, a2, a3);
+      look64(t0, t1, t2, t3, live[2], cm + 128, a4, a5);
+      look64(t0, t1, t2, t3, live[3], cm + 192, a6, a7);
     }
-    for (int c = 0; c < kChunks; ++c) {
-      if (!live[c]) break;
-      const int floor = std::max(0, sums.threshold() - slack);
-      const __m512i bar = _mm512_set1_epi16(static_cast<int16_t>(static_cast<uint16_t>(floor)));
-      __mmask64 pass = static_cast<__mmask64>(_mm512_cmpge_epu16_mask(acc[2 * c], bar)) |
-                       (static_cast<__mmask64>(_mm512_cmpge_epu16_mask(acc[2 * c + 1], bar)) << 32);
-      pass &= live[c];
-      const int64_t base = r0 + 64 * c;
-      if (base == 0) pass &= ~static_cast<__mmask64>(1);  // the padding item
-      if (!pass) continue;
-      alignas(64) uint16_t a[64];
-      _mm512_store_si512(a, acc[2 * c]);
-      _mm512_store_si512(a + 32, acc[2 * c + 1]);
-      while (pass) {
-        const int j = __builtin_ctzll(pass);
-        pass &= pass - 1;
-        if (static_cast<int>(a[j]) < sums.threshold() - slack) continue;  // the bar rose meanwhile
-        sums.offer(a[j]);
-        top.offer(exact_score(t, M, K, codes, R, base + j), base + j);
-      }
+    const __m512i lo_il[kChunks] = {a0, a2, a4, a6}, hi_il[kChunks] = {a1, a3, a5, a7};
+    for (int c = 0; c < kChunks && live[c]; ++c) {
+      const __m512i lo = _mm512_permutex2var_epi16(lo_il[c], first, hi_il[c]);
+      const __m512i hi = _mm512_permutex2var_epi16(lo_il[c], second, hi_il[c]);
+      const int64_t at = r0 / 64 + c;
+      // lanes past R (and the padding item) read as 0
+      __mmask64 keep = live[c] & (at == 0 ? ~static_cast<__mmask64>(1) : all);
+      const __m512i l = _mm512_maskz_mov_epi16(static_cast<__mmask32>(keep), lo);
+      const __m512i h = _mm512_maskz_mov_epi16(static_cast<__mmask32>(keep >> 32), hi);
+      _mm512_storeu_si512(approx.get() + at * 64, l);
+      _mm512_storeu_si512(approx.get() + at * 64 + 32, h);
+      const __m512i m2 = _mm512_max_epu16(l, h);
+      const __m256i m1 = _mm256_max_epu16(_mm512_castsi512_si256(m2), _mm512_extracti64x4_epi64(m2, 1));
+      const __m128i m0 = _mm_max_epu16(_mm256_castsi256_si128(m1), _mm256_extracti128_si256(m1, 1));
+      chunk_max[static_cast<size_t>(at)] = static_cast<uint16_t>(
+          0xFFFF - _mm_cvtsi128_si32(_mm_minpos_epu16(_mm_xor_si128(m0, _mm_set1_epi16(-1)))));
+    }
+  }
+  // The k-th largest chunk maximum B: k items (in k different chunks) have A >= B, so an item
+  // with A < B - S cannot be in the top-k -- the same bound as the running k-th best below,
+  // known before the first item is re-scored.
+  int bar = -1;
+  if (chunks >= top.k) {
+    // a 256-bin histogram of the maxima finds the bin holding the k-th; only that bin's few
+    // values are then ordered
+    int shift = 0;
+    while ((static_cast<int64_t>(255) * M) >> shift >= 256) ++shift;
+    int64_t hist[256] = {};
+    for (uint16_t v : chunk_max) ++hist[v >> shift];
+    int bin = 255;
+    int64_t above = 0;  // maxima in the bins over `bin`
+    while (above + hist[bin] < top.k) above += hist[bin--];
+    std::vector<uint16_t> in_bin;
+    for (uint16_t v : chunk_max)
+      if (v >> shift == bin) in_bin.push_back(v);
+    const size_t at = static_cast<size_t>(top.k - 1 - above);
+    std::nth_element(in_bin.begin(), in_bin.begin() + static_cast<std::ptrdiff_t>(at), in_bin.end(),
+                     std::greater<uint16_t>());
+    bar = in_bin[at];
+  }
+  // Pass 2: in index order, re-score exactly every item within S of the bar.
+  TopSums sums(static_cast<size_t>(top.k));
+  for (int64_t at = 0; at < chunks; ++at) {
+    const int floor = std::max(0, std::max(bar, sums.threshold()) - slack);
+    if (chunk_max[static_cast<size_t>(at)] < floor) continue;
+    const __m512i b16 = _mm512_set1_epi16(static_cast<int16_t>(static_cast<uint16_t>(floor)));
+    const uint16_t* a = approx.get() + at * 64;
+    __mmask64 pass = static_cast<__mmask64>(_mm512_cmpge_epu16_mask(_mm512_loadu_si512(a), b16)) |
+                     (static_cast<__mmask64>(_mm512_cmpge_epu16_mask(_mm512_loadu_si512(a + 32), b16)) << 32);
+    const int64_t base = at * 64;
+    const int64_t n = std::min<int64_t>(64, R - base);
+    if (n < 64) pass &= (static_cast<__mmask64>(1) << n) - 1;
+    if (base == 0) pass &= ~static_cast<__mmask64>(1);  // the padding item
+    while (pass) {
+      const int j = __builtin_ctzll(pass);
+      pass &= pass - 1;
+      if (static_cast<int>(a[j]) < std::max(bar, sums.threshold()) - slack) continue;  // the bar rose meanwhile
+      sums.offer(a[j]);
+      top.offer(exact_score(t, M, K, codes, R, base + j), base + j);
     }
   }
   return true;
@@ -440,6 +496,60 @@ __attribute__((target("avx2,fma"))) void linear_w8_avx2(const float* x, const in
   }
 }
 
+// [sum(a), sum(b), sum(c), sum(d)]: four 16-lane accumulators reduced together.
+__attribute__((target("avx512f"))) inline __m128 reduce4_avx512(__m512 a, __m512 b, __m512 c, __m512 d) {
+  const __m512 ab = _mm512_add_ps(_mm512_shuffle_f32x4(a, b, 0x44), _mm512_shuffle_f32x4(a, b, 0xEE));
+  const __m512 cd = _mm512_add_ps(_mm512_shuffle_f32x4(c, d, 0x44), _mm512_shuffle_f32x4(c, d, 0xEE));
+  __m512 s = _mm512_add_ps(_mm512_shuffle_f32x4(ab, cd, 0x88), _mm512_shuffle_f32x4(ab, cd, 0xDD));
+  s = _mm512_add_ps(s, _mm512_permute_ps(s, 0x4E));  // 128-bit block k now holds output k's partial sums
+  s = _mm512_add_ps(s, _mm512_permute_ps(s, 0xB1));
+  return _mm512_castps512_ps128(_mm512_permutexvar_ps(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), s));
+}
+
+// kRows activation rows against four weight rows at a time: each weight chunk (16 int8) is
+// widened once per pass and used kRows times; the four outputs of a row are reduced together.
+template <int kRows>
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void linear_w8_avx512_pass(
+    const float* x, const int8_t* w, const float* scale, const float* bias, int64_t I, int64_t O, int64_t o,
+    float* y) {
+  const int64_t no = std::min<int64_t>(4, O - o);
+  const int8_t* wr[4];
+  for (int q = 0; q < 4; ++q) wr[q] = w + std::min<int64_t>(o + q, O - 1) * I;  // past O: a repeat, not stored
+  __m512 acc[4][kRows];
+  for (int q = 0; q < 4; ++q)
+    for (int r = 0; r < kRows; ++r) acc[q][r] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < I; i += 16) {
+    const __mmask16 m = I - i >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << (I - i)) - 1);
+    __m512 wf[4];
+    for (int q = 0; q < 4; ++q) wf[q] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, wr[q] + i)));
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 xv = _mm512_maskz_loadu_ps(m, x + r * I + i);
+      for (int q = 0; q < 4; ++q) acc[q][r] = _mm512_fmadd_ps(xv, wf[q], acc[q][r]);
+    }
+  }
+  float sums[4];
+  for (int r = 0; r < kRows; ++r) {
+    _mm_storeu_ps(sums, reduce4_avx512(acc[0][r], acc[1][r], acc[2][r], acc[3][r]));
+    for (int64_t q = 0; q < no; ++q) y[r * O + o + q] = sums[q] * scale[o + q] + bias[o + q];
+  }
+}
+
+void linear_w8_avx512(const float* x, const int8_t* w, const float* scale, const float* bias, int64_t L, int64_t I,
+                      int64_t O, float* y) {
+  for (int64_t l0 = 0; l0 < L; l0 += 4) {
+    const float* xl = x + l0 * I;
+    float* yl = y + l0 * O;
+    for (int64_t o = 0; o < O; o += 4) {
+      switch (std::min<int64_t>(4, L - l0)) {
+        case 4: linear_w8_avx512_pass<4>(xl, w, scale, bias, I, O, o, yl); break;
+        case 3: linear_w8_avx512_pass<3>(xl, w, scale, bias, I, O, o, yl); break;
+        case 2: linear_w8_avx512_pass<2>(xl, w, scale, bias, I, O, o, yl); break;
+        default: linear_w8_avx512_pass<1>(xl, w, scale, bias, I, O, o, yl); break;
+      }
+    }
+  }
+}
+
 __attribute__((target("avx2,f16c"))) void widen_f16_avx2(const uint16_t* src, int64_t n, float* dst) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -476,6 +586,7 @@ void linear_w8_scalar(const float* x, const int8_t* w, const float* scale, const
 void linear_w8_rows(const float* x, const int8_t* w, const float* scale, const float* bias, int64_t L, int64_t I,
                     int64_t O, float* y) {
 #if defined(__x86_64__)
+  if (cpu_impl() >= kAvx512) return linear_w8_avx512(x, w, scale, bias, L, I, O, y);
   if (cpu_impl() >= kAvx2) return linear_w8_avx2(x, w, scale, bias, L, I, O, y);
 #endif
   linear_w8_scalar(x, w, scale, bias, L, I, O, y);

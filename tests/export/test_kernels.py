@@ -221,13 +221,13 @@ class _W8(nn.Module):
         return torch.ops.odtool.linear_w8(x, self.q, self.s, self.b)
 
 
-@pytest.mark.parametrize("impl", ["0", "1"])
-@pytest.mark.parametrize("rows,i_dim", [(5, 128), (11, 20), (1, 7)])  # odd widths hit the tails
-def test_linear_w8_matches_a_widened_linear(tmp_path, monkeypatch, impl, rows, i_dim):
+@pytest.mark.parametrize("impl", ["0", "1", "2"])
+@pytest.mark.parametrize("rows,i_dim,o_dim", [(5, 128, 24), (11, 20, 7), (1, 7, 1), (8, 33, 6)])  # odd sizes hit the tails
+def test_linear_w8_matches_a_widened_linear(tmp_path, monkeypatch, impl, rows, i_dim, o_dim):
     monkeypatch.setenv("ODTOOL_KERNEL_IMPL", impl)
     g = torch.Generator().manual_seed(rows)
-    q = torch.randint(-127, 128, (24, i_dim), generator=g).to(torch.int8)
-    scale, bias = torch.rand(24, 1, generator=g) / 100, torch.randn(24, generator=g)
+    q = torch.randint(-127, 128, (o_dim, i_dim), generator=g).to(torch.int8)
+    scale, bias = torch.rand(o_dim, 1, generator=g) / 100, torch.randn(o_dim, generator=g)
     x = torch.randn(rows, i_dim, generator=g)
     (y,) = _run_pte(_W8(q, scale, bias), x, tmp_path)
     ref = torch.nn.functional.linear(x, q.float() * scale, bias)
@@ -277,6 +277,13 @@ def _hard_tables():
     yield "deep codes (M = 40)", torch.randn(40, 256, generator=g), torch.randint(0, 256, (40, 3000), generator=g), 50
     yield "sorted items: the bar rises on every block", torch.randn(1, 256, generator=g).sort().values, \
         torch.arange(256).repeat(8).view(1, -1), 25
+    # more 64-item chunks than k: the bar from the chunks' maxima is set before any re-scoring
+    yield "many ties, many chunks", few[torch.randint(0, 4, (12, 256), generator=g)], \
+        torch.randint(0, 256, (12, 6000), generator=g), 20
+    yield "a short last chunk, small k", torch.randn(12, 256, generator=g), \
+        torch.randint(0, 256, (12, 64 * 30 + 17), generator=g), 3
+    yield "the largest sums 16 bits hold (M = 257)", torch.randn(257, 256, generator=g), \
+        torch.randint(0, 256, (257, 2000), generator=g), 5
 
 
 @pytest.mark.parametrize("case", list(_hard_tables()), ids=lambda c: c[0])
@@ -328,7 +335,7 @@ class _Encoder(nn.Module):
         return h, torch.ops.odtool.sasrec_readout_w8(h, real, *a[self.nb:], 1e-5)
 
 
-@pytest.mark.parametrize("impl", ["0", "1"])
+@pytest.mark.parametrize("impl", ["0", "1", "2"])
 @pytest.mark.parametrize("n,heads", [(128, 1), (16, 2)])
 def test_int8_encoder_ops_are_a_sasrec_block_and_readout(tmp_path, monkeypatch, impl, n, heads):
     """The fused ops against toolchain's own Block and SoftAttentionReadout (eval) over the same int8 weights."""
