@@ -937,9 +937,66 @@ __attribute__((target("avx2,fma"))) void rotate_rows_avx2(const float* x, const 
 }
 #endif
 
+#if defined(__x86_64__)
+// out[r, j] = out_scale[j] * sum_i (x[r, i] * in_scale[i]) q[i, j] for kRows rows and n <= 64
+// columns of int8 rows q [I, ldq] (either scale may be null): the output block stays in
+// registers while the I int8 rows stream past, each widened once for all kRows rows.
+template <int kRows>
+__attribute__((target("avx512f,avx512bw,avx512vl,fma"))) void i8_rows_pass(
+    const float* x, int64_t ldx, const float* in_scale, const int8_t* q, int64_t ldq, int64_t I, int64_t n,
+    const float* out_scale, float* out, int64_t ldo) {
+  __mmask16 mk[4];
+  for (int b = 0; b < 4; ++b) {
+    const int64_t rem = n - 16 * b;
+    mk[b] = rem >= 16 ? static_cast<__mmask16>(0xFFFF) : rem <= 0 ? 0 : static_cast<__mmask16>((1u << rem) - 1);
+  }
+  __m512 acc[kRows][4];
+  for (int r = 0; r < kRows; ++r)
+    for (int b = 0; b < 4; ++b) acc[r][b] = _mm512_setzero_ps();
+  for (int64_t i = 0; i < I; ++i) {
+    const int8_t* row = q + i * ldq;
+    __m512 w[4];
+    for (int b = 0; b < 4; ++b) w[b] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(mk[b], row + 16 * b)));
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 a = _mm512_set1_ps(in_scale ? x[r * ldx + i] * in_scale[i] : x[r * ldx + i]);
+      for (int b = 0; b < 4; ++b) acc[r][b] = _mm512_fmadd_ps(a, w[b], acc[r][b]);
+    }
+  }
+  for (int r = 0; r < kRows; ++r)
+    for (int b = 0; b < 4; ++b) {
+      if (!mk[b]) continue;
+      const __m512 v = out_scale ? _mm512_mul_ps(acc[r][b], _mm512_maskz_loadu_ps(mk[b], out_scale + 16 * b)) : acc[r][b];
+      _mm512_mask_storeu_ps(out + r * ldo + 16 * b, mk[b], v);
+    }
+}
+
+// i8_rows_pass over every row (up to four at a time) and every 64 columns of q [I, J].
+void i8_rows_avx512(const float* x, int64_t L, const float* in_scale, const int8_t* q, int64_t I, int64_t J,
+                    const float* out_scale, float* out) {
+  for (int64_t l0 = 0; l0 < L; l0 += 4)
+    for (int64_t j0 = 0; j0 < J; j0 += 64) {
+      const float* xl = x + l0 * I;
+      const int8_t* qj = q + j0;
+      const float* sj = out_scale ? out_scale + j0 : nullptr;
+      float* o = out + l0 * J + j0;
+      const int64_t n = std::min<int64_t>(64, J - j0);
+      switch (std::min<int64_t>(4, L - l0)) {
+        case 4: i8_rows_pass<4>(xl, I, in_scale, qj, J, I, n, sj, o, J); break;
+        case 3: i8_rows_pass<3>(xl, I, in_scale, qj, J, I, n, sj, o, J); break;
+        case 2: i8_rows_pass<2>(xl, I, in_scale, qj, J, I, n, sj, o, J); break;
+        default: i8_rows_pass<1>(xl, I, in_scale, qj, J, I, n, sj, o, J); break;
+      }
+    }
+}
+#endif
+
 void pq_table(const float* theta, const int8_t* books, const float* scales, int64_t M, int64_t d, int64_t K,
               float* t) {
 #if defined(__x86_64__)
+  if (cpu_impl() >= kAvx512) {  // subspace m: theta's d entries times the book's d rows of K
+    for (int64_t m = 0; m < M; ++m) i8_rows_avx512(theta + m * d, 1, nullptr, books + m * d * K, d, K, scales + m * K, t + m * K);
+    return;
+  }
   if (cpu_impl() >= kAvx2) return pq_table_avx2(theta, books, scales, M, d, K, t);
 #endif
   pq_table_scalar(theta, books, scales, M, d, K, t);
@@ -947,6 +1004,7 @@ void pq_table(const float* theta, const int8_t* books, const float* scales, int6
 
 void rotate_rows(const float* x, const int8_t* q, const float* s, int64_t L, int64_t N, float* out) {
 #if defined(__x86_64__)
+  if (cpu_impl() >= kAvx512) return i8_rows_avx512(x, L, s, q, N, N, nullptr, out);
   if (cpu_impl() >= kAvx2) return rotate_rows_avx2(x, q, s, L, N, out);
 #endif
   rotate_rows_scalar(x, q, s, L, N, out);

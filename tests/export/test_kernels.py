@@ -178,7 +178,7 @@ class _PqEmbed(nn.Module):
         return torch.ops.odtool.pq_embed(ids, self.codes, self.books, self.scales, self.rq, self.rs, self.dim)
 
 
-@pytest.mark.parametrize("impl", ["0", "1"])
+@pytest.mark.parametrize("impl", ["0", "1", "2"])
 @pytest.mark.parametrize("rotate", [True, False])
 @pytest.mark.parametrize("m,d,n,k_codes,dtype", [(12, 11, 128, 256, torch.uint8), (3, 5, 13, 300, torch.int16)])
 def test_pq_embed_is_the_widened_rows_times_r(tmp_path, monkeypatch, impl, rotate, m, d, n, k_codes, dtype):
