@@ -90,8 +90,12 @@
 // |e| <= 1/2, an item whose A_v is below the k-th best A by more than S = M + 2 (+ a float
 // rounding margin) scores strictly below k other items, so it cannot be in the top-k and is
 // skipped; every other item (a few per session) is scored in fp32 exactly as the scalar loop
-// scores it and offered in index order. The result -- values, indices, tie order -- is
-// bit for bit the exact scan's (tested against it).
+// scores it and offered in index order. The scan runs in two passes: the first writes every
+// A_v (2 bytes an item) and each 64-item chunk's largest; the k-th largest of those maxima is
+// already a valid bar (k items in k chunks reach it), so the second pass re-scores only the
+// items within S of it -- about k of them, instead of the hundreds a bar that starts at
+// nothing and rises as the scan goes lets through. The result -- values, indices, tie order --
+// is bit for bit the exact scan's (tested against it).
 #include <executorch/runtime/kernel/kernel_includes.h>
 #include <executorch/runtime/kernel/operator_registry.h>
 
