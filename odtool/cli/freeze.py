@@ -92,6 +92,9 @@ def show_family(family: FrozenFamily, as_json: bool = False) -> None:
                       f"{100 * valid['P@10']:.2f}" if valid else "-", f"{100 * valid['NDCG@10']:.2f}" if valid else "-",
                       f"{100 * m.metrics['P@10']:.2f}" if m.metrics else "-", m.metrics.get("split", "-"))
     stdout.print(table)
+    for m in family.members:
+        if (m.cut or {}).get("warning"):
+            stdout.print(f"warning ({m.path.name}): {m.cut['warning']}")
 
 
 def show_frozen(frozen: FrozenRun, as_json: bool = False) -> None:
@@ -99,7 +102,7 @@ def show_frozen(frozen: FrozenRun, as_json: bool = False) -> None:
     out, bundle, metrics = frozen.path, frozen.bundle, frozen.metrics
     if as_json:
         print_json({"artifact": str(out), "total_bytes": bundle.manifest["total_bytes"],
-                    "parts": bundle.parts, "metrics": metrics})
+                    "parts": bundle.parts, "metrics": metrics, "cut": frozen.cut})
         return
     table = Table(title=f"artifact {out} ({frozen.kind}): {human(bundle.manifest['total_bytes'])}",
                   title_justify="left")
@@ -114,6 +117,8 @@ def show_frozen(frozen: FrozenRun, as_json: bool = False) -> None:
                      f"{bundle.manifest['deployed_bytes']:,} bytes"
                      + (f" within {c['budget_bytes']:,}" if c.get("budget_bytes") else "")
                      + f"; valid P@10 {100 * v['P@10']:.2f}, NDCG@10 {100 * v['NDCG@10']:.2f}")
+        if c.get("warning"):
+            stdout.print(f"warning: {c['warning']}")
     if metrics:
         stdout.print("frozen model, " + metrics["split"] + ": " +
                      ", ".join(f"{k} {100 * metrics[k]:.2f}" for k in ("P@10", "NDCG@10", "MRR@20")))

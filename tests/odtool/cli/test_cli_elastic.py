@@ -73,6 +73,18 @@ def test_a_budget_below_the_smallest_cut_names_it(elastic_run, tmp_path):
     assert "Traceback" not in out and not (tmp_path / "x").exists()
 
 
+def test_a_cut_below_the_subspaces_warns_and_names_the_budget_that_codes_them_all(elastic_run, tmp_path):
+    sizes = _cut_bytes(elastic_run / "elastic")
+    code, out = _freeze(str(elastic_run / "elastic"), "--out", str(tmp_path / "c1"), "--budget", str(sizes[0]),
+                        "--eval-split", "none")
+    flat = " ".join(out.split())
+    assert code == 0 and "leaves 1 of the table's 2 subspaces without a code" in flat, out
+    assert f"{sizes[SUBSPACES - 1]:,} bytes" in flat
+    code, out = _freeze(str(elastic_run / "elastic"), "--out", str(tmp_path / "c2"), "--budget",
+                        str(sizes[SUBSPACES - 1]), "--eval-split", "none")
+    assert code == 0 and "subspaces without a code" not in " ".join(out.split())
+
+
 @pytest.mark.slow
 def test_a_family_of_cuts_is_nested_and_every_member_exports_with_parity(elastic_run, tmp_path):
     sizes = _cut_bytes(elastic_run / "elastic")
