@@ -44,6 +44,9 @@ def main() -> None:
     ap.add_argument("--elastic", required=True, help="the elastic student run (odtool train student --elastic)")
     ap.add_argument("--specific", nargs="*", default=[], help="budget-specific student runs (--ratio / --budget)")
     ap.add_argument("--ratios", default="100,50,30,20,10", help="budgets as 1/x of the teacher's deployed bytes")
+    ap.add_argument("--encoder-dtype", default=None, choices=["fp32", "fp16", "int8", "int4"],
+                    help="freeze the elastic cuts' encoder so, as odtool freeze --encoder-dtype does "
+                         "(default: the run's own, int8); the specific runs keep theirs")
     ap.add_argument("--name", default="dataset")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--latency", action="store_true", help="time each point's ExecuTorch export on the host, "
@@ -72,7 +75,7 @@ def main() -> None:
     ds = load_dataset(args.data)
     tspec, teacher = load_trained(args.teacher, ds.n_items)
     espec, elastic = load_trained(args.elastic, ds.n_items, allow_incomplete=args.allow_incomplete)
-    storage = espec.deploy.get("encoder_storage", "int8")
+    storage = args.encoder_dtype or espec.deploy.get("encoder_storage", "int8")
     options = FreezeOptions(encoder_storage=FloatStorage(storage))
     specific = {}
     for run in args.specific:
@@ -108,13 +111,13 @@ def main() -> None:
                 row["relative"] = {m: row["elastic"][m] / row["specific"][m] for m in METRICS}
             rows.append(row)
     report(rows, t, {"seconds": e_seconds, "epochs": e_epochs, "finished": e_done, "run": args.elastic,
-                     "m": espec.item_table.m, "subspaces": espec.item_table.subspaces}, args)
+                     "m": espec.item_table.m, "subspaces": espec.item_table.subspaces, "encoder": storage}, args)
 
 
 def report(rows: list[dict], teacher: dict, elastic: dict, args) -> None:
     md = header(f"One elastic student for every budget ({args.name})")
     md += [f"Test split, full ranking. Elastic run `{elastic['run']}`: nested codes, {elastic['m']} columns of "
-           f"S = {elastic['subspaces']} subspaces, trained {elastic['seconds'] / 60:.1f} min over {elastic['epochs']} "
+           f"S = {elastic['subspaces']} subspaces, encoder frozen as {elastic['encoder']}, trained {elastic['seconds'] / 60:.1f} min over {elastic['epochs']} "
            f"epochs{'' if elastic['finished'] else ' (stopped before it finished: its best epoch so far)'}; each cut "
            "frozen as `odtool freeze RUN --budget` cuts it. Specific: a student trained for that budget alone "
            "(`--ratio x`). Teacher: P@10 "

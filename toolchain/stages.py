@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from toolchain.artifact.bundle import Bundle, write_manifest
-from toolchain.artifact.quantize import FloatStorage
+from toolchain.artifact.quantize import CODEBOOK_STORAGES, FloatStorage
 from toolchain.data.pipeline import load_dataset
 from toolchain.errors import UsageError
 from toolchain.evaluation.evaluate import evaluate
@@ -164,6 +164,10 @@ class _FreezeSource:
 
         if eval_split not in (*SPLITS, "none"):
             raise UsageError(f"--eval-split {eval_split!r}: choose test, valid or none")
+        if FloatStorage(codebook_dtype) not in CODEBOOK_STORAGES:
+            raise UsageError(f"--codebook-dtype {FloatStorage(codebook_dtype).value}: codebooks are stored as "
+                             f"{', '.join(s.value for s in CODEBOOK_STORAGES)}; int4 is for the encoder's matrices",
+                             hint="use --encoder-dtype int4, and fp16 or int8 for the codebooks")
         spec, model = load_trained(run, allow_incomplete=allow_incomplete)
         ds = dataset_for_run(spec, data)
         require_same_dataset(RunDir(run), spec.data, ds)

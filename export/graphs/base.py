@@ -44,6 +44,7 @@ from enum import Enum
 import torch
 from torch import nn
 
+from toolchain.compression.storage import ENCODER_STORAGES
 from toolchain.errors import UsageError
 from toolchain.models.base import SessionRecommender, mask_padding
 
@@ -66,7 +67,7 @@ class GraphOptions:
     #: it, so a 5-click session runs on 5 positions; padded [1, max_len] input still works
     dynamic_length: bool = True
     #: how the encoder's matrices are held in the graph: as the artifact stores them
-    #: (fp32, fp16 or int8; see export.graphs.stored_weights)
+    #: (fp32, fp16, int8 or int4; see export.graphs.stored_weights)
     encoder_storage: str = "fp32"
 
     def check(self, n_items: int) -> None:
@@ -75,8 +76,9 @@ class GraphOptions:
             problems.append(f"max length must be in 1..{MAX_GRAPH_LEN:,}, got {self.max_len}")
         if not 1 <= self.top_k <= n_items:
             problems.append(f"top-k must be in 1..{n_items} (the number of items), got {self.top_k}")
-        if self.encoder_storage not in ("fp32", "fp16", "int8"):
-            problems.append(f"encoder storage must be fp32, fp16 or int8, got {self.encoder_storage!r}")
+        if self.encoder_storage not in ENCODER_STORAGES:
+            problems.append(f"encoder storage must be one of {', '.join(ENCODER_STORAGES)}, "
+                            f"got {self.encoder_storage!r}")
         if problems:
             raise UsageError("; ".join(problems))
 

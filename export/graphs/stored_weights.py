@@ -1,4 +1,4 @@
-"""An encoder's matrices in the export graph as the artifact stores them (fp32, fp16, int8).
+"""An encoder's matrices in the export graph as the artifact stores them (fp32, fp16, int8, int4).
 
 ``odtool freeze --encoder-dtype int8`` stores every weight matrix outside the item table
 weight-only int8 (symmetric per output row); the exported program must hold those bytes, not
@@ -8,10 +8,11 @@ a widened fp32 copy, or the device would carry more than the artifact counts. Ea
 
 * int8 in ExecuTorch with odtool's kernels: ``odtool::linear_w8`` (fp32 activations, int8
   weights widened in registers, fp32 sums);
-* everywhere else (ONNX, TorchScript-lite, ExecuTorch's own kernels): the weight is widened
-  in the graph (``q.float() * scale``) and a plain linear follows; ONNX Runtime folds the
-  widening into a constant when it loads the file, ExecuTorch's portable kernels and the lite
-  interpreter pay it on every call.
+* everywhere else (ONNX, TorchScript-lite, ExecuTorch's own kernels), and for int4 in every
+  format: the weight is widened in the graph (``q.float() * scale``; int4's nibbles split
+  with floor / multiply / subtract first) and a plain linear follows; ONNX Runtime folds the
+  widening into a constant when it loads the file, ExecuTorch and the lite interpreter pay it
+  on every call.
 
 Re-quantizing the artifact's (already dequantized) weights gives back the stored values
 exactly (the row maximum maps to 127 again), so the graph computes what the artifact holds.
@@ -26,7 +27,7 @@ from toolchain.compression.storage import quantize_rows, widen
 
 
 class StoredLinear(nn.Module):
-    """``nn.Linear`` whose weight lives in the graph as fp16 or int8 (see module doc)."""
+    """``nn.Linear`` whose weight lives in the graph as fp16, int8 or int4 (see module doc)."""
 
     def __init__(self, linear: nn.Linear, storage: str, use_kernel: bool) -> None:
         super().__init__()
@@ -49,7 +50,7 @@ class StoredLinear(nn.Module):
 
 
 class StoredRows(nn.Module):
-    """An embedding table [rows, N] stored as fp16 or int8; ``rows(idx)`` widens only those rows."""
+    """An embedding table [rows, N] stored as fp16, int8 or int4; ``rows(idx)`` widens only those rows."""
 
     def __init__(self, weight: torch.Tensor, storage: str) -> None:
         super().__init__()

@@ -159,7 +159,8 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
                 "(each step draws a cut); --budget / --ratio size the largest cut (default 1/10 of the teacher). "
                 "Then odtool freeze RUN --budget or --budgets cuts it."),
             encoder_dtype: Optional[FloatStorage] = typer.Option(
-                None, "--encoder-dtype", help="How the artifact stores the encoder's matrices (weight-only). "
+                None, "--encoder-dtype", help="How the artifact stores the encoder's matrices (weight-only): fp32, fp16, int8 or int4; "
+                "a --budget counts it. "
                 "(default: int8 for deployable, fp32 for paper)"),
             codebook_storage: Optional[FloatStorage] = typer.Option(
                 None, "--codebook-dtype", help="Deployable: codebook storage, seen exactly in training. "

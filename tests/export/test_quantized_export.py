@@ -24,6 +24,7 @@ CASES = [  # (structure, M, K, codebook storage, encoder storage, metric)
     ("product", 3, 16, "int8", "int8", "euclidean"),  # int8 books, no R
     ("residual", 2, 8, "fp32", "fp16", "euclidean"),
     ("nested", 5, 8, "int8", "int8", "sessions"),  # S = 3 (d = 6, 2 padded dims): one partial stage
+    ("product", 3, 16, "int8", "int4", "sessions"),  # int4 encoder: nibbles widened in the graph
 ]
 
 
@@ -65,7 +66,7 @@ def test_every_format_matches_eager(tmp_path, structure, m, k, books, encoder, m
         assert (b"odtool::sasrec_readout_w8" in pte) == (kernels == Kernels.odtool)
     if "onnx" in by:  # the file holds the stored dtypes, not a widened copy
         parts = dict(largest_parts(by["onnx"].path, top=100))
-        width = {"fp32": 4, "fp16": 2, "int8": 1}[encoder]
+        width = {"fp32": 4, "fp16": 2, "int8": 1, "int4": 0.5}[encoder]
         qkv = [b for name, b in parts.items() if "qkv" in name and "scales" not in name and "bias" not in name]
         assert qkv == [3 * 16 * 16 * width], parts  # tiny: N = 16
         assert any("codes_t" in name and b == m * (N_ITEMS + 1) for name, b in parts.items()), parts

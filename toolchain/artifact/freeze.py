@@ -12,8 +12,8 @@ Parts (see :mod:`toolchain.artifact.bundle` for the manifest):
     ``codebooks``  E [M, K, N] as fp32, fp16, or int8 with a per-row (codeword) scale;
 * every other model: ``items``, its item representation's tensors (full table, TT cores);
 * ``encoder``: every other weight of the model (backbone, readout, positions): fp32, or
-  (``encoder_storage``) its matrices as fp16 or int8 with a per-row scale (weight-only; vectors
-  such as biases and LayerNorm stay fp32);
+  (``encoder_storage``) its matrices as fp16, or int8 or int4 (two a byte) with a per-row scale
+  (weight-only; vectors such as biases and LayerNorm stay fp32);
 * ``vocab``: the raw item id of each index (JSON list, index 0 = padding '').
 
 The manifest records the run's spec (to rebuild the model), shapes and dtypes of each part,
@@ -42,7 +42,8 @@ from toolchain.models.spec import ModelSpec
 @dataclass(frozen=True)
 class FreezeOptions:
     """How to freeze: ``packed`` bit-packs the code matrix; ``codebook_storage`` and
-    ``encoder_storage`` are the float dtypes (fp32, fp16, int8) of the codebooks and encoder."""
+    ``encoder_storage`` are the float dtypes of the codebooks (fp32, fp16, int8) and of the
+    encoder's matrices (those, or int4)."""
     packed: bool = False
     codebook_storage: FloatStorage = FloatStorage.fp32
     encoder_storage: FloatStorage = FloatStorage.fp32

@@ -1,16 +1,22 @@
-"""How a float tensor is stored on the device: fp32, fp16, or int8 with a per-row scale.
+"""How a float tensor is stored on the device: fp32, fp16, or int8 with a per-row scale; an
+encoder's matrices may also be int4 with a per-row scale.
 
 int8 is symmetric per row (the last dimension): scale = max|row| / 127, q = round(x / scale).
-Storing an already stored tensor again gives the same values (the row maximum maps back to
-127), so freezing, exporting and re-exporting agree. The numpy writer of artifact parts
-(:mod:`toolchain.artifact.quantize`) uses the same rule.
+int4 is the same with 7 for 127, held as q + 8 in nibbles, two columns a byte (uint8
+[..., N / 2]; column 2j low, 2j + 1 high). Storing an already stored tensor again gives the
+same values (the row maximum maps back to 127 or 7), so freezing, exporting and re-exporting
+agree. The numpy writer of artifact parts (:mod:`toolchain.artifact.quantize`) uses the same
+rule and the same layout.
 """
 
 from __future__ import annotations
 
 import torch
 
+#: what codebooks, rotations and an encoder may be stored as
 STORAGES = ("fp32", "fp16", "int8")
+#: what an encoder's matrices may be stored as (int4 is weight-only, for encoders)
+ENCODER_STORAGES = STORAGES + ("int4",)
 
 
 def quantize_rows(x: torch.Tensor, storage: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -20,14 +26,25 @@ def quantize_rows(x: torch.Tensor, storage: str) -> tuple[torch.Tensor, torch.Te
         return x, None
     if storage == "fp16":
         return x.half(), None
-    scale = x.abs().amax(-1, keepdim=True) / 127.0
+    int4 = storage == "int4" and x.shape[-1] % 2 == 0  # an odd width stays int8, as the artifact stores it
+    top = 7.0 if int4 else 127.0
+    scale = x.abs().amax(-1, keepdim=True) / top
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    return torch.clamp(torch.round(x / scale), -127, 127).to(torch.int8), scale
+    q = torch.clamp(torch.round(x / scale), -top, top)
+    if int4:
+        u = (q + 8).to(torch.uint8)
+        return u[..., 0::2] | (u[..., 1::2] << 4), scale
+    return q.to(torch.int8), scale
 
 
 def widen(values: torch.Tensor, scales: torch.Tensor | None) -> torch.Tensor:
-    """The fp32 tensor that (values, scales) stand for."""
+    """The fp32 tensor that (values, scales) stand for; uint8 values with scales are int4 pairs,
+    unpacked with float arithmetic (floor, multiply, subtract), which every export format runs."""
     w = values.to(torch.float32)
+    if values.dtype == torch.uint8 and scales is not None:
+        hi = torch.floor(w * 0.0625)
+        lo = w - hi * 16.0
+        w = torch.stack([lo, hi], dim=-1).reshape(*values.shape[:-1], 2 * values.shape[-1]) - 8.0
     return w * scales if scales is not None else w
 
 

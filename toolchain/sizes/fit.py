@@ -81,8 +81,8 @@ def _fit_m(n_items: int, model: SASRecConfig, base: QuantizedCodesConfig, budget
                          f"(encoder {enc:,} bytes as {encoder_storage.value}, codebooks {smallest['codebooks']:,}, "
                          f"codes {smallest['codes']:,})",
                          hint=f"raise the budget to at least {human(smallest['total'])}"
-                              + (", or store the encoder as int8 (--encoder-dtype int8)"
-                                 if encoder_storage != FloatStorage.int8 else ""))
+                              + (", or store the encoder as int4 (--encoder-dtype int4, about half "
+                                 "int8's bytes)" if encoder_storage != FloatStorage.int4 else ""))
     lo, hi = 1, hi_m  # invariant: size(lo) fits; bytes grow with M
     if size(hi)["total"] <= budget:
         lo = hi

@@ -90,3 +90,26 @@ def test_newer_schema_is_refused(trained_tiny, tmp_path):
     mp.write_text(json.dumps(m))
     with pytest.raises(ArtifactError, match="newer than this odtool"):
         load_artifact(tmp_path / "a")
+
+
+def test_int4_encoder_halves_int8_and_scores_like_its_stored_weights(trained_tiny, tmp_path):
+    i8 = freeze(trained_tiny["student"], tmp_path / "a", "--encoder-dtype", "int8")
+    i4 = freeze(trained_tiny["student"], tmp_path / "b", "--encoder-dtype", "int4")
+    assert i4["freeze"]["encoder_storage"] == "int4"
+    enc8, enc4 = (load_artifact(tmp_path / d)[0].tensors("encoder") for d in ("a", "b"))
+    for name, q in enc8.items():  # every int8 matrix is a uint8 one of half the columns, same rows
+        if q.dtype == np.int8:
+            assert enc4[name].dtype == np.uint8 and enc4[name].shape == (q.shape[0], q.shape[1] // 2), name
+    weights = [name for name, q in enc8.items() if q.dtype == np.int8]
+    assert weights and sum(enc8[n].nbytes for n in weights) == 2 * sum(enc4[n].nbytes for n in weights)
+    saved = i8["parts"]["encoder"]["bytes"] - i4["parts"]["encoder"]["bytes"]
+    assert abs(saved - sum(enc4[n].nbytes for n in weights)) <= 8 * len(weights)  # the file header aligns to 8 B
+    # the loaded weights are the nibbles times their row scales: at most 7 levels a side per row
+    _, _, model = load_artifact(tmp_path / "b")
+    w = model.blocks[0].att.qkv.weight.detach()
+    levels = w / (w.abs().amax(1, keepdim=True) / 7)
+    assert torch.allclose(levels, levels.round(), atol=1e-4) and levels.abs().max() <= 7 + 1e-4
+    r = runner.invoke(app, ["freeze", str(trained_tiny["student"]), "--out", str(tmp_path / "c"),
+                            "--codebook-dtype", "int4"])
+    assert r.exit_code != 0 and "int4 is for the encoder" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "c").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import numpy as np
 import torch
 
 from toolchain.compression.quantized_codes import QuantizedCodesConfig, QuantizedCodesTable
@@ -95,3 +96,21 @@ def test_score_aware_codes_cut_the_score_error_where_sessions_look():
     assert errors["sessions"] < 0.5 * errors["euclidean"], errors
     with pytest.raises(Exception, match="session vectors"):
         QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(m=2, k=8)).assign_from(x)
+
+
+def test_int4_storage_packs_two_columns_a_byte_as_the_artifact_writer_does():
+    from toolchain.artifact.quantize import FloatStorage, dequantize, quantize
+    from toolchain.compression.storage import quantize_rows, widen
+
+    x = torch.randn(5, 12) * torch.logspace(-2, 1, 5)[:, None]
+    values, scales = quantize_rows(x, "int4")
+    stored = quantize(x.numpy(), FloatStorage.int4)
+    assert values.dtype == torch.uint8 and values.shape == (5, 6)
+    assert np.array_equal(values.numpy(), stored["values"])  # the graph and the artifact hold the same bytes
+    w = widen(values, scales)
+    assert np.allclose(w.numpy(), dequantize(stored), atol=1e-7)
+    assert torch.all((x - w).abs() <= scales / 2 + 1e-6)  # rounded to the nearest of 15 levels
+    again = quantize_rows(w, "int4")  # storing a stored tensor changes nothing
+    assert torch.equal(again[0], values) and torch.allclose(widen(*again), w)
+    odd = quantize_rows(torch.randn(3, 5), "int4")[0]  # an odd width stays int8
+    assert odd.dtype == torch.int8

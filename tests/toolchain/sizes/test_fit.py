@@ -33,11 +33,11 @@ def test_accounting_equals_the_bytes_on_disk(tmp_path, storage):
     assert student_bytes(N_ITEMS, MODEL, table, storage)["total"] == on_disk
 
 
-def test_int8_encoder_is_smaller_than_fp16_than_fp32():
+def test_int4_encoder_is_smaller_than_int8_than_fp16_than_fp32():
     table = QuantizedCodesConfig(m=2, k=16)
     sizes = [student_bytes(N_ITEMS, MODEL, table, s)["encoder"] for s in
-             (FloatStorage.fp32, FloatStorage.fp16, FloatStorage.int8)]
-    assert sizes[0] > sizes[1] > sizes[2]
+             (FloatStorage.fp32, FloatStorage.fp16, FloatStorage.int8, FloatStorage.int4)]
+    assert sizes[0] > sizes[1] > sizes[2] > sizes[3]
 
 
 def test_fit_takes_the_largest_m_that_fits():
@@ -77,3 +77,13 @@ def test_int8_codebooks_are_chosen_only_when_they_buy_more_codes():
     # M given: only checked, never re-stored
     fixed = fit_table(N_ITEMS, model, base.replace(m=2), roomy, FloatStorage.int8, m_given=True, storage_given=False)
     assert fixed.table.codebook_storage == "fp16" and fixed.table.m == 2
+
+
+def test_an_int8_encoder_over_the_budget_points_to_int4_which_fits():
+    base = QuantizedCodesConfig(k=16)
+    i4 = student_bytes(N_ITEMS, MODEL, base.replace(m=1), FloatStorage.int4)["total"]
+    assert i4 < student_bytes(N_ITEMS, MODEL, base.replace(m=1), FloatStorage.int8)["total"]
+    with pytest.raises(UsageError) as e:
+        fit_table(N_ITEMS, MODEL, base, i4, FloatStorage.int8)
+    assert "--encoder-dtype int4" in e.value.hint
+    assert fit_table(N_ITEMS, MODEL, base, i4, FloatStorage.int4).bytes["total"] <= i4
