@@ -46,10 +46,10 @@ def parse_ptq(spec: str) -> dict:
     """'product:8x256[:uniform][:euclidean][:fp16]' -> {structure, m, k, weighted, metric, encoder}."""
     parts = spec.strip().split(":")
     if len(parts) < 2 or parts[0] not in ("product", "residual"):
-        raise SystemExit(f"--ptq {spec!r}: expected product|residual:MxK[:uniform][:euclidean][:fp32|fp16|int8]")
+        raise SystemExit(f"--ptq {spec!r}: expected product|residual:MxK[:uniform][:euclidean][:fp32|fp16|int8|int4]")
     m, k = (int(v) for v in parts[1].lower().split("x"))
     extra = parts[2:]
-    enc = next((e for e in extra if e in ("fp32", "fp16", "int8")), "int8")
+    enc = next((e for e in extra if e in ("fp32", "fp16", "int8", "int4")), "int8")
     return {"structure": parts[0], "m": m, "k": k, "weighted": "uniform" not in extra,
             "metric": "euclidean" if "euclidean" in extra else "sessions", "encoder": enc}
 

@@ -13,6 +13,10 @@ Each student's .pte is exported twice: with odtool's kernels (``lut_topk`` / ``c
 
     python benchmarks/inference_host.py                     # Tmall scale, writes benchmarks/results/
     python benchmarks/inference_host.py --preset retailrocket --sessions 100
+    python benchmarks/inference_host.py --models student,student-int4   # the int4 encoder beside int8
+
+A model name ``KIND-ENC`` (e.g. ``student-int4``, ``teacher-int8``) is KIND with its encoder's
+matrices stored as ENC (fp32, fp16, int8, int4) instead of its default.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from android_harness.bench.sessions import padded_sessions, session_lengths  # noqa: E402
 from benchmarks.common import header, write_results  # noqa: E402
+
+ENCODERS = ("fp32", "fp16", "int8", "int4")
 
 
 def main() -> None:
@@ -61,13 +67,16 @@ def main() -> None:
         work = Path(tmp)
         sessions_file = write_sessions(work / "sessions.bin", items, lens)
         checks = check_sessions(scale.n_items, args.max_len, 8, seed=2)
-        for kind in args.models.split(","):
+        for label in args.models.split(","):
+            kind, _, enc = label.rpartition("-")
+            if enc not in ENCODERS:  # a plain kind (paper-student's dash is not an encoder)
+                kind, enc = label, ""
             model = build_at_scale(kind, scale)
             student = kind in ("student", "paper-student")
-            variants = [(kind, Kernels.odtool if student else Kernels.portable, formats)]
+            variants = [(label, Kernels.odtool if student else Kernels.portable, formats)]
             if student and "executorch" in formats:
-                variants.append((f"{kind}-portable", Kernels.portable, ["executorch"]))
-            storage = encoder_storage_at_scale(kind)
+                variants.append((f"{label}-portable", Kernels.portable, ["executorch"]))
+            storage = enc or encoder_storage_at_scale(kind)
             for name, kernels, fmts in variants:
                 results = export_model(model, name, fmts, work / name,
                                        GraphOptions(args.max_len, args.top_k, kernels, encoder_storage=storage), checks,

@@ -39,7 +39,9 @@ def _w8(layer: nn.Module) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | N
     """(int8 weight, scale, bias) of a layer that odtool's ``linear_w8`` runs, else None."""
     from export.graphs.stored_weights import StoredLinear
 
-    return (layer.values, layer.scales, layer.bias) if isinstance(layer, StoredLinear) and layer.use_kernel else None
+    if isinstance(layer, StoredLinear) and layer.use_kernel:
+        return layer.int8_weight(), layer.scales, layer.bias
+    return None
 
 
 def _layer_norm(x: torch.Tensor, ln: nn.LayerNorm) -> torch.Tensor:

@@ -7,7 +7,8 @@ a widened fp32 copy, or the device would carry more than the artifact counts. Ea
 :class:`StoredRows`:
 
 * int8 in ExecuTorch with odtool's kernels: ``odtool::linear_w8`` (fp32 activations, int8
-  weights widened in registers, fp32 sums);
+  weights widened in registers, fp32 sums); int4 the same, its nibbles unpacked to int8 by
+  ``odtool::unpack_w4`` on each call (one pass over half the bytes);
 * everywhere else (ONNX, TorchScript-lite, ExecuTorch's own kernels), and for int4 in every
   format: the weight is widened in the graph (``q.float() * scale``; int4's nibbles split
   with floor / multiply / subtract first) and a plain linear follows; ONNX Runtime folds the
@@ -36,16 +37,21 @@ class StoredLinear(nn.Module):
         self.register_buffer("scales", scales)
         bias = linear.bias.detach().float() if linear.bias is not None else torch.zeros(linear.out_features)
         self.register_buffer("bias", bias)
-        self.use_kernel = use_kernel and storage == "int8"
+        self.int4 = self.values.dtype == torch.uint8  # int4 pairs (an odd width stays int8)
+        self.use_kernel = use_kernel and storage in ("int8", "int4")
         if self.use_kernel:
             from export.kernels import ops  # noqa: F401 - registers torch.ops.odtool
 
     def weight(self) -> torch.Tensor:
         return widen(self.values, self.scales)
 
+    def int8_weight(self) -> torch.Tensor:
+        """The int8 weight the kernels take: the stored one, or int4 pairs unpacked on use."""
+        return torch.ops.odtool.unpack_w4(self.values) if self.int4 else self.values
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_kernel:
-            return torch.ops.odtool.linear_w8(x, self.values, self.scales, self.bias)
+            return torch.ops.odtool.linear_w8(x, self.int8_weight(), self.scales, self.bias)
         return nn.functional.linear(x, self.weight(), self.bias)
 
 

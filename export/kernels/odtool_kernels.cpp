@@ -668,6 +668,25 @@ void widen_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
     for (int64_t c = 0; c < cols; ++c) dst[r * cols + c] = static_cast<float>(q[r * cols + c]) * s[r];
 }
 
+// odtool::unpack_w4.out(Tensor packed, *, Tensor(a!) out): an int4 weight (uint8 [R, C], two
+// values a byte as q + 8, column 2j in the low nibble) -> int8 [R, 2C], so an encoder frozen int4
+// runs the int8 kernels (linear_w8, sasrec_block_w8) from half the bytes; one pass per call.
+void unpack_w4_out(KernelRuntimeContext& ctx, Span<EValue*> stack) {
+  ET_KERNEL_CHECK_MSG(ctx, stack.size() >= 2, InvalidArgument, , "unpack_w4.out: expected 2 arguments");
+  const Tensor& packed = stack[0]->toTensor();
+  Tensor& out = stack[1]->toTensor();
+  ET_KERNEL_CHECK_MSG(ctx, packed.scalar_type() == ScalarType::Byte && out.scalar_type() == ScalarType::Char &&
+                               out.numel() == 2 * packed.numel(),
+                      InvalidArgument, , "unpack_w4: packed must be uint8 and out int8 of twice its size");
+  const uint8_t* src = packed.const_data_ptr<uint8_t>();
+  int8_t* dst = out.mutable_data_ptr<int8_t>();
+  const int64_t n = packed.numel();
+  for (int64_t i = 0; i < n; ++i) {  // the compiler vectorises this loop
+    dst[2 * i] = static_cast<int8_t>(static_cast<int>(src[i] & 15) - 8);
+    dst[2 * i + 1] = static_cast<int8_t>(static_cast<int>(src[i] >> 4) - 8);
+  }
+}
+
 // One int8 linear layer's arguments (weight [O, I], scale [O], bias [O]) as the encoder ops take them.
 struct W8 {
   const int8_t* w = nullptr;
@@ -1202,6 +1221,8 @@ const auto registered_w8 = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::linear_w8.out", linear_w8_out));
 const auto registered_widen = executorch::runtime::register_kernel(
     executorch::runtime::Kernel("odtool::widen.out", widen_out));
+const auto registered_unpack_w4 = executorch::runtime::register_kernel(
+    executorch::runtime::Kernel("odtool::unpack_w4.out", unpack_w4_out));
 
 }  // namespace
 }  // namespace odtool

@@ -28,6 +28,8 @@ _LIB.define("code_topk.out(Tensor theta, Tensor codebooks, Tensor codes, int k, 
 _LIB.define("linear_w8(Tensor x, Tensor weight, Tensor scale, Tensor bias) -> Tensor")
 _LIB.define("linear_w8.out(Tensor x, Tensor weight, Tensor scale, Tensor bias, *, Tensor(a!) out) -> Tensor(a!)")
 _LIB.define("widen(Tensor values, Tensor scales) -> Tensor")
+_LIB.define("unpack_w4(Tensor packed) -> Tensor")
+_LIB.define("unpack_w4.out(Tensor packed, *, Tensor(a!) out) -> Tensor(a!)")
 _LIB.define("widen.out(Tensor values, Tensor scales, *, Tensor(a!) out) -> Tensor(a!)")
 _LIB.define("pq_topk(Tensor theta, Tensor books, Tensor scales, Tensor codes, int k) -> (Tensor, Tensor)")
 _LIB.define("pq_topk.out(Tensor theta, Tensor books, Tensor scales, Tensor codes, int k, *, Tensor(a!) values, "
@@ -320,3 +322,26 @@ def _widen_impl_out(values, scales, *, out):
 @torch.library.register_fake("odtool::widen")
 def _widen_fake(values, scales):
     return values.new_empty(values.shape, dtype=torch.float32)
+
+
+def _unpack_w4(packed):
+    """uint8 [..., C] of int4 pairs (q + 8; column 2j low nibble, 2j + 1 high) -> int8 [..., 2C]."""
+    lo = (packed & 15).to(torch.int8) - 8
+    hi = (packed >> 4).to(torch.int8) - 8
+    return torch.stack([lo, hi], dim=-1).reshape(*packed.shape[:-1], 2 * packed.shape[-1])
+
+
+@torch.library.impl(_LIB, "unpack_w4", "CompositeExplicitAutograd")
+def _unpack_w4_impl(packed):
+    return _unpack_w4(packed)
+
+
+@torch.library.impl(_LIB, "unpack_w4.out", "CompositeExplicitAutograd")
+def _unpack_w4_impl_out(packed, *, out):
+    out.copy_(_unpack_w4(packed))
+    return out
+
+
+@torch.library.register_fake("odtool::unpack_w4")
+def _unpack_w4_fake(packed):
+    return packed.new_empty(*packed.shape[:-1], 2 * packed.shape[-1], dtype=torch.int8)

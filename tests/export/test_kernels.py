@@ -258,6 +258,33 @@ def test_widen_is_exact(tmp_path, monkeypatch, impl, dtype):
     assert torch.equal(y, ref)
 
 
+class _Unpack(nn.Module):
+    def __init__(self, packed: torch.Tensor) -> None:
+        super().__init__()
+        self.p = nn.Buffer(packed)
+
+    def forward(self, x: torch.Tensor):
+        return torch.ops.odtool.unpack_w4(self.p).to(torch.float32) + x
+
+
+def test_unpack_w4_gives_the_int8_values_the_artifact_packed():
+    from toolchain.artifact.quantize import pack_int4
+
+    g = torch.Generator().manual_seed(0)
+    q = torch.randint(-7, 8, (5, 38), generator=g).to(torch.int8)
+    packed = torch.from_numpy(pack_int4(q.numpy()))
+    assert torch.equal(torch.ops.odtool.unpack_w4(packed), q)  # the eager reference
+
+
+def test_unpack_w4_kernel_matches_the_reference(tmp_path):
+    from toolchain.artifact.quantize import pack_int4
+
+    g = torch.Generator().manual_seed(1)
+    q = torch.randint(-7, 8, (6, 40), generator=g).to(torch.int8)
+    (y,) = _run_pte(_Unpack(torch.from_numpy(pack_int4(q.numpy()))), torch.zeros(6, 40), tmp_path)
+    assert torch.equal(y, q.float())
+
+
 def _hard_tables():
     """(name, table [M, K], codes [M, R], k): the cases a filter-then-rescore scan could get wrong."""
     g = torch.Generator().manual_seed(7)

@@ -61,9 +61,11 @@ def test_every_format_matches_eager(tmp_path, structure, m, k, books, encoder, m
     assert scorer in pte if kernels == Kernels.odtool else b"odtool::" not in pte
     assert (b"odtool::pq_topk_rotated" in pte) == (kernels == Kernels.odtool and int8_product and rotated)
     assert (b"odtool::pq_embed" in pte) == (kernels == Kernels.odtool and int8_product and rotated)
-    if encoder == "int8":  # with odtool's kernels the block and the readout are one fused call each
+    if encoder in ("int8", "int4"):  # with odtool's kernels the block and the readout are one fused call each
         assert (b"odtool::sasrec_block_w8" in pte) == (kernels == Kernels.odtool)
         assert (b"odtool::sasrec_readout_w8" in pte) == (kernels == Kernels.odtool)
+    # int4 weights reach those kernels unpacked on each call from the stored nibbles
+    assert (b"odtool::unpack_w4" in pte) == (encoder == "int4" and kernels == Kernels.odtool)
     if "onnx" in by:  # the file holds the stored dtypes, not a widened copy
         parts = dict(largest_parts(by["onnx"].path, top=100))
         width = {"fp32": 4, "fp16": 2, "int8": 1, "int4": 0.5}[encoder]
