@@ -113,7 +113,7 @@ def report(args, scale, lengths, rows: list[dict]) -> None:
     for fmt in args.formats.split(","):
         s = by.get(("student", fmt))
         t, o = by.get(("teacher", fmt)), by.get(("odrec", fmt))
-        if s:
+        if s and (t or o):
             rt = t["p50_us"] / s["p50_us"] if t else float("nan")
             ro = o["p50_us"] / s["p50_us"] if o else float("nan")
             ratios[fmt] = {"teacher_over_student": rt, "odrec_over_student": ro}
