@@ -29,7 +29,11 @@ def test_not_provisioned_says_how_to_fix(tmp_path, tiny):
     assert "odtool emulator setup" in str(e.value)
 
 
-def test_command_lines(tmp_path):
+def test_command_lines(tmp_path, monkeypatch):
+    import shutil
+
+    which = shutil.which  # the command is built, not run: qemu need not be installed here
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/" + name if name == "qemu-aarch64-static" else which(name))
     device = EmulatorDevice(load_profile("pixel2"), cache=tmp_path)
     device._root = tmp_path / "roots" / "pixel2"
     device._runner = tmp_path / "runners" / "odt_runner"
