@@ -160,15 +160,18 @@ def report(rows: list[dict], teacher: dict, pop: dict, args) -> None:
            "the vocabulary is not counted). % = of the teacher's metric. Trained rows were selected on "
            "validation; PTQ rows are not trained (nothing is selected).", "",
            f"Popularity floor: P@10 {100 * pop['P@10']:.2f}, NDCG@10 {100 * pop['NDCG@10']:.2f}.", "",
-           "| point | bytes | 1/x of teacher | P@10 | % | NDCG@10 | % | ExecuTorch p50 µs | train min | Pareto |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|:-:|"]
+           "Valid: the same metrics on the validation split, the one choices between points are made on.", "",
+           "| point | bytes | 1/x of teacher | P@10 | % | NDCG@10 | % | valid P@10 | valid NDCG@10 | "
+           "ExecuTorch p50 µs | train min | Pareto |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|"]
     for r in sorted(rows, key=lambda r: r["bytes"]):
         lat = f"{r['p50_us']:.1f}" if "p50_us" in r else ""
         tm = f"{r['train_seconds'] / 60:.1f}" if r.get("train_seconds") else ""
         ref = r.get("own_teacher", teacher)
+        valid = " | ".join(f"{100 * r[f'valid_{m}']:.2f}" if f"valid_{m}" in r else "" for m in ("P@10", "NDCG@10"))
         md.append(f"| {r['name']} | {r['bytes']:,} | {teacher['bytes'] / r['bytes']:.1f} | {100 * r['P@10']:.2f} | "
                   f"{100 * r['P@10'] / ref['P@10']:.1f} | {100 * r['NDCG@10']:.2f} | "
-                  f"{100 * r['NDCG@10'] / ref['NDCG@10']:.1f} | {lat} | {tm} | {'*' if r['pareto'] else ''} |")
+                  f"{100 * r['NDCG@10'] / ref['NDCG@10']:.1f} | {valid} | {lat} | {tm} | {'*' if r['pareto'] else ''} |")
     if any(r["group"] == "reference" for r in rows):
         md += ["", "ref: rows come from an earlier run (their own teacher: % is of that teacher's metric; their bytes "
                    "count the paper student's codes bit-packed and its encoder fp32): "

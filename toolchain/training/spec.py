@@ -51,7 +51,7 @@ class RunSpec(ModelSpec):
     distill: DistillConfig | None = None
     teacher: dict[str, Any] | None = None  # {"run": path, "model": SASRecConfig dict}
     data: dict[str, Any] = dataclasses.field(default_factory=dict)  # path, arrays_sha256, n_items
-    #: students: {"recipe": deployable | paper, "encoder_storage": fp32 | fp16 | int8 (how freeze
+    #: students: {"recipe": deployable | paper, "encoder_storage": fp32 | fp16 | int8 | int4 (how freeze
     #: stores the encoder by default), "budget_bytes": the budget the table was sized for or None}
     deploy: dict[str, Any] = dataclasses.field(default_factory=dict)
 
