@@ -2,9 +2,9 @@
 
 Per epoch: shuffled mini-batches (the order of epoch e depends only on (seed, e)), Adam with
 L2 weight decay, a rich progress bar with the running loss; then validation (the deployed
-form of the model, in eval mode), early stopping on the monitored metric (NDCG@10 by
-default; only in the last phase, so a student always finishes its pretraining), the best
-weights, a metrics line and a checkpoint. At the end the best weights are reloaded into a
+form of the model, in eval mode, a student's encoder rounded as freeze will store it), early
+stopping on the monitored metric (NDCG@10 by default; only in the last phase, so a student
+always finishes its pretraining), the best weights, a metrics line and a checkpoint. At the end the best weights are reloaded into a
 fresh inference model, exactly as ``odtool eval`` loads them, and scored on the test split.
 
 Batches are trimmed to their longest session: every model masks padding, so the result is
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from toolchain.atomic import atomic_write_json
+from toolchain.compression.storage import encoder_as_stored
 from toolchain.data.batching import pad_batch
 from toolchain.data.dataset import SessionDataset
 from toolchain.errors import CheckpointError, OdtoolError, UsageError
@@ -186,12 +187,20 @@ class Trainer:
                                         hint="lower --lr, or raise --l2")
         return v
 
+    @property
+    def _encoder_storage(self) -> str:
+        """How freeze will store the encoder (a student's deployment choice; fp32 otherwise)."""
+        return str(self.spec.deploy.get("encoder_storage", "fp32")) if self.spec.kind == "student" else "fp32"
+
     def _validate(self) -> dict[str, Any]:
-        """Metrics of the deployed form on the validation split; an elastic table's smaller cuts
-        are measured too, under "cuts" ({columns: metrics})."""
+        """Metrics of the deployed form on the validation split (the encoder rounded as freeze
+        stores it); an elastic table's smaller cuts are measured too, under "cuts" ({columns: metrics})."""
         self.task.before_eval()
         self.task.module.eval()
-        model = self.task.model
+        with encoder_as_stored(self.task.model, self._encoder_storage):
+            return self._validate_deployed(self.task.model)
+
+    def _validate_deployed(self, model: SessionRecommender) -> dict[str, Any]:
 
         def measure(what: str) -> dict[str, float]:
             return evaluate(model, self.ds.valid, batch_size=self.cfg.eval_batch_size, max_len=self.cfg.max_len,
@@ -255,8 +264,9 @@ class Trainer:
         model = self.inference_model()
         load_weights(model, self.run.model)
         model.to(self.device).eval()
-        test = evaluate(model, self.ds.test, batch_size=self.cfg.eval_batch_size, max_len=self.cfg.max_len,
-                        device=self.device, description="testing")
+        with encoder_as_stored(model, self._encoder_storage):  # as the frozen artifact will score
+            test = evaluate(model, self.ds.test, batch_size=self.cfg.eval_batch_size, max_len=self.cfg.max_len,
+                            device=self.device, description="testing")
         best = json.loads(self.run.best.read_text())
         self.run.append_metrics({"epoch": best["epoch"], "test": test})
         summary = {

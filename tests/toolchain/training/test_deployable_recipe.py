@@ -152,3 +152,24 @@ def test_deployable_students_train_with_at_most_the_recipes_dropout(trained_tiny
     assert spec(teachers[0.5], flags={"model": {"dropout": 0.4}}).model.dropout == 0.4  # --dropout wins
     paper = spec(teachers[0.5], recipe="paper")
     assert paper.model.dropout == 0.5 and paper.train.lr_decay == 1.0  # the paper's recipe is unchanged
+
+
+def test_validation_scores_the_encoder_as_freeze_stores_it(trained_tiny, tmp_path):
+    """The best epoch is chosen on the model the artifact holds: an int4 encoder's validation
+    metrics during training are the frozen artifact's, to the last digit."""
+    out = tmp_path / "s4"
+    r = runner.invoke(app, ["train", "student", "--teacher", str(trained_tiny["teacher"]), "--out", str(out),
+                            "--encoder-dtype", "int4", "--epochs", "1", *TINY])
+    assert r.exit_code == 0, r.output
+    best = json.loads((out / "best.json").read_text())
+    r = runner.invoke(app, ["freeze", str(out), "--out", str(tmp_path / "a"), "--eval-split", "valid"])
+    assert r.exit_code == 0, r.output
+    bundle = load_artifact(tmp_path / "a")[0]
+    assert bundle.manifest["freeze"]["encoder_storage"] == "int4"
+    for m in ("P@10", "NDCG@10", "MRR@20"):
+        assert bundle.manifest["metrics"][m] == best["valid"][m], m
+    # and the trained weights themselves stay fp32 (the rounding is only seen, not kept)
+    _, trained = load_trained(out)
+    w = trained.blocks[0].att.qkv.weight
+    levels = w / (w.abs().amax(1, keepdim=True) / 7)
+    assert not torch.allclose(levels, levels.round(), atol=1e-3)
