@@ -107,9 +107,7 @@ def report(args, scale, lengths, rows: list[dict]) -> None:
     for r in rows:
         md.append(f"| {r['model']} | {r['format']} | {r['input']} | {r['p50_us']:.1f} | {r['p90_us']:.1f} | {r['bytes']:,} | "
                   f"{r['runtime']} |")
-    md += ["", "Ratios in the same runtime (p50 of the other model / p50 of the student):", "",
-           "| format | teacher / student | OD-Rec / student |", "|---|---:|---:|"]
-    ratios = {}
+    ratios, lines = {}, []
     for fmt in args.formats.split(","):
         s = by.get(("student", fmt))
         t, o = by.get(("teacher", fmt)), by.get(("odrec", fmt))
@@ -117,7 +115,10 @@ def report(args, scale, lengths, rows: list[dict]) -> None:
             rt = t["p50_us"] / s["p50_us"] if t else float("nan")
             ro = o["p50_us"] / s["p50_us"] if o else float("nan")
             ratios[fmt] = {"teacher_over_student": rt, "odrec_over_student": ro}
-            md.append(f"| {fmt} | {rt:.1f}x | {ro:.1f}x |")
+            lines.append(f"| {fmt} | {rt:.1f}x | {ro:.1f}x |")
+    if lines:
+        md += ["", "Ratios in the same runtime (p50 of the other model / p50 of the student):", "",
+               "| format | teacher / student | OD-Rec / student |", "|---|---:|---:|", *lines]
     s, t = by.get(("student", "executorch")), by.get(("teacher", "executorch"))
     if s and t:
         md += ["", f".pte size: student {s['bytes']:,} B, teacher {t['bytes']:,} B: "
