@@ -37,7 +37,6 @@ class StoredLinear(nn.Module):
         self.register_buffer("scales", scales)
         bias = linear.bias.detach().float() if linear.bias is not None else torch.zeros(linear.out_features)
         self.register_buffer("bias", bias)
-        self.int4 = self.values.dtype == torch.uint8  # int4 pairs (an odd width stays int8)
         self.use_kernel = use_kernel and storage in ("int8", "int4")
         if self.use_kernel:
             from export.kernels import ops  # noqa: F401 - registers torch.ops.odtool
@@ -47,7 +46,8 @@ class StoredLinear(nn.Module):
 
     def int8_weight(self) -> torch.Tensor:
         """The int8 weight the kernels take: the stored one, or int4 pairs unpacked on use."""
-        return torch.ops.odtool.unpack_w4(self.values) if self.int4 else self.values
+        int4 = self.values.dtype == torch.uint8  # int4 pairs (an odd width stays int8)
+        return torch.ops.odtool.unpack_w4(self.values) if int4 else self.values
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.use_kernel:

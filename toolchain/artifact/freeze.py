@@ -24,15 +24,17 @@ byte-identical files.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
 
 from toolchain.artifact.bundle import BundleWriter
 from toolchain.artifact.packing import pack_codes
-from toolchain.artifact.quantize import FloatStorage, quantize, quantize_matrices
+from toolchain.artifact.quantize import FloatStorage, dequantize_matrices, quantize, quantize_matrices
 from toolchain.compression.code_bits import bits_for, smallest_uint
 from toolchain.errors import ArtifactError
 from toolchain.models.base import SessionRecommender
@@ -56,6 +58,30 @@ def _np(t: torch.Tensor) -> np.ndarray:
 def encoder_tensors(model: SessionRecommender) -> dict[str, np.ndarray]:
     """Every tensor of the model's state outside its item table."""
     return {k: _np(v) for k, v in model.state_dict().items() if not k.startswith("items.")}
+
+
+@contextmanager
+def encoder_as_stored(model: SessionRecommender, storage: FloatStorage | str) -> Iterator[SessionRecommender]:
+    """Within the block the encoder (every tensor outside the item table) holds exactly the
+    values the artifact stores for it as ``storage`` (the same rounding freeze applies); the
+    trained values come back after it. fp32 changes nothing."""
+    storage = FloatStorage(storage)
+    # copies: encoder_tensors' arrays share memory with the live tensors
+    saved = {k: v.copy() for k, v in encoder_tensors(model).items()} if storage != FloatStorage.fp32 else {}
+    live = model.state_dict(keep_vars=True)
+
+    def put(tensors: dict[str, np.ndarray]) -> None:
+        with torch.no_grad():
+            for name, x in tensors.items():
+                live[name].data.copy_(torch.from_numpy(np.ascontiguousarray(x)))
+
+    if saved:
+        put(dequantize_matrices(quantize_matrices(saved, storage)))
+    try:
+        yield model
+    finally:
+        if saved:
+            put(saved)
 
 
 def _add_codes(w: BundleWriter, codes: np.ndarray, k: int, packed: bool) -> None:

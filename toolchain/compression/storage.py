@@ -11,11 +11,7 @@ rule and the same layout.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterator
-
 import torch
-from torch import nn
 
 #: what codebooks, rotations and an encoder may be stored as
 STORAGES = ("fp32", "fp16", "int8")
@@ -58,25 +54,3 @@ def fake_storage(x: torch.Tensor, storage: str) -> torch.Tensor:
         return x
     return x + (widen(*quantize_rows(x, storage)) - x).detach()
 
-
-@contextmanager
-def encoder_as_stored(model: nn.Module, storage: str) -> Iterator[nn.Module]:
-    """Within the block, every float matrix of ``model`` outside its item table (the tensors
-    freeze stores as ``storage``: linear weights, position tables) holds exactly the values the
-    artifact will hold; the trained values come back after it. fp32 changes nothing."""
-    saved: dict[str, torch.Tensor] = {}
-    if storage != "fp32":
-        with torch.no_grad():
-            for name, t in model.state_dict(keep_vars=True).items():
-                if name.startswith("items.") or t.ndim < 2 or not t.is_floating_point():
-                    continue
-                saved[name] = t.detach().clone()
-                t.data.copy_(widen(*quantize_rows(t.detach(), storage)))
-    try:
-        yield model
-    finally:
-        if saved:
-            with torch.no_grad():
-                live = model.state_dict(keep_vars=True)
-                for name, t in saved.items():
-                    live[name].data.copy_(t)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from toolchain.atomic import atomic_write_json
-from toolchain.compression.storage import encoder_as_stored
+from toolchain.artifact.freeze import encoder_as_stored
 from toolchain.data.batching import pad_batch
 from toolchain.data.dataset import SessionDataset
 from toolchain.errors import CheckpointError, OdtoolError, UsageError
