@@ -61,8 +61,9 @@ class StoredTensor(nn.Module):
 
 class ExportQuantizedItems(nn.Module):
     """A quantized-codes table in export form: codes codebook-major [M, |V|+1] in the smallest
-    unsigned dtype, codebooks [M, K, d] as the artifact stores them (fp32, fp16, or int8 +
-    per-vector scales, widened to fp32 on use): the file holds exactly the stored bytes."""
+    unsigned dtype, codebooks [rows, K, d] (M rows; more when a nested table's lead columns span
+    several subspaces) as the artifact stores them (fp32, fp16, or int8 + per-vector scales,
+    widened to fp32 on use): the file holds exactly the stored bytes."""
 
     def __init__(self, table: QuantizedCodesTable, use_kernel: bool = False) -> None:
         super().__init__()
@@ -72,9 +73,11 @@ class ExportQuantizedItems(nn.Module):
         self.n_items, self.dim, self.m, self.k = table.n_items, table.dim, table.m, table.k
         self.product, self.nested, self.sub, self.subspaces = table.product, table.nested, table.sub, table.subspaces
         self.pad = table.pad if (table.product or table.nested) else 0
-        self.stages = -(-table.m // table.subspaces)
-        if self.nested:  # which subspace of theta' each column reads
-            self.register_buffer("_column_subspace", (torch.arange(table.m) % table.subspaces), persistent=False)
+        # codebook rows: one per column, a nested table's lead columns one per subspace they span
+        self.rows, self.lead, self.span = table.rows, min(table.lead, table.m), table.span
+        self.stages = -(-self.rows // table.subspaces)
+        if self.nested:  # which subspace of theta' each codebook row reads
+            self.register_buffer("_row_subspace", (torch.arange(self.rows) % table.subspaces), persistent=False)
         self.storage = table.config.codebook_storage
         # int8 product codebooks with odtool's kernels: held dimension-major [M, d, K] with one
         # scale per vector [M, K] (the same bytes), read as int8 by odtool::pq_topk, which builds
@@ -94,6 +97,7 @@ class ExportQuantizedItems(nn.Module):
         self.fused_pq = self.fast_pq and self.rotation is not None
         self.register_buffer("codes_t", table.code_matrix().t().to(code_dtype(table.k)).contiguous())
         self.register_buffer("_offsets", (torch.arange(table.m) * table.k).view(-1, 1), persistent=False)
+        self.register_buffer("_row_offsets", (torch.arange(self.rows) * table.k).view(-1, 1), persistent=False)
         self._held: tuple[torch.Tensor, torch.Tensor | None] | None = None
 
     @contextlib.contextmanager
@@ -108,7 +112,7 @@ class ExportQuantizedItems(nn.Module):
             self._held = None
 
     def codebooks(self) -> torch.Tensor:
-        """[M, K, d] float32."""
+        """[rows, K, d] float32."""
         if self.fast_pq:  # (eager reference paths only: the kernel graph never widens them all)
             return (self.books_t.to(torch.float32) * self.book_scales.view(self.m, 1, self.k)).permute(0, 2, 1)
         return self.books() if self._held is None else self._held[0]
@@ -127,17 +131,21 @@ class ExportQuantizedItems(nn.Module):
                                              self.rotation.scales, self.dim)
         flat_ids = ids.reshape(-1)
         codes = torch.index_select(self.codes_t, 1, flat_ids).long()  # [M, n]
+        if self.rows != self.m:  # a lead column's code picks one vector in each of its rows: [rows, n]
+            n = flat_ids.shape[0]
+            head = codes[: self.lead].unsqueeze(1).expand(self.lead, self.span, n).reshape(self.lead * self.span, n)
+            codes = torch.cat([head, codes[self.lead:]], 0)
         if self.fast_pq:  # gather the session's int8 entries and their scales, widen only those
             n = flat_ids.shape[0]
             q = torch.gather(self.books_t, 2, codes.view(self.m, 1, n).expand(self.m, self.sub, n))  # [M, d, n]
             scale = torch.gather(self.book_scales, 1, codes).view(self.m, 1, n)
             rows = (q.to(torch.float32) * scale).permute(2, 0, 1)  # [n, M, d]
         else:
-            rows = nn.functional.embedding((codes + self._offsets).t(), self.codebooks().reshape(-1, self.sub))  # [n, M, d]
+            rows = nn.functional.embedding((codes + self._row_offsets).t(), self.codebooks().reshape(-1, self.sub))  # [n, rows, d]
         if self.product:
             vec = rows.reshape(flat_ids.shape[0], -1)[:, : self.dim]
         elif self.nested:  # [n, stages, S, d] summed over the stages
-            short = self.stages * self.subspaces - self.m
+            short = self.stages * self.subspaces - self.rows
             if short:
                 rows = torch.cat([rows, rows.new_zeros(rows.shape[0], short, self.sub)], 1)
             vec = rows.view(-1, self.stages, self.subspaces, self.sub).sum(1).reshape(flat_ids.shape[0], -1)[:, : self.dim]
@@ -176,9 +184,13 @@ class ExportQuantizedItems(nn.Module):
         if not (self.product or self.nested):
             return (books.reshape(-1, self.dim) @ self.rotated(theta)).view(self.m, self.k)
         t = self.padded(theta)
-        if self.nested:  # column m reads theta's subspace m mod S
-            t = torch.index_select(t.view(self.subspaces, self.sub), 0, self._column_subspace)
-        return torch.bmm(books, t.reshape(self.m, self.sub, 1)).view(self.m, self.k)
+        if self.nested:  # codebook row r reads theta's subspace r mod S
+            t = torch.index_select(t.view(self.subspaces, self.sub), 0, self._row_subspace)
+        t = torch.bmm(books, t.reshape(self.rows, self.sub, 1)).view(self.rows, self.k)
+        if self.rows != self.m:  # a lead column's entry is the sum over the subspaces it spans
+            head = t[: self.lead * self.span].reshape(self.lead, self.span, self.k).sum(1)
+            t = torch.cat([head, t[self.lead * self.span:]], 0)
+        return t
 
 
 def codebook_groups(m: int, k: int) -> list[list[int]]:

@@ -18,20 +18,21 @@ from toolchain.training.config import TrainConfig
 from toolchain.training.spec import RunSpec
 
 N_ITEMS, L = 90, 8
-CASES = [  # (structure, M, K, codebook storage, encoder storage, metric)
-    ("product", 3, 16, "fp16", "int8", "sessions"),
-    ("product", 4, 8, "int8", "fp32", "sessions"),
-    ("product", 3, 16, "int8", "int8", "euclidean"),  # int8 books, no R
-    ("residual", 2, 8, "fp32", "fp16", "euclidean"),
-    ("nested", 5, 8, "int8", "int8", "sessions"),  # S = 3 (d = 6, 2 padded dims): one partial stage
-    ("product", 3, 16, "int8", "int4", "sessions"),  # int4 encoder: nibbles widened in the graph
+CASES = [  # (structure, M, K, codebook storage, encoder storage, metric, lead)
+    ("product", 3, 16, "fp16", "int8", "sessions", 0),
+    ("product", 4, 8, "int8", "fp32", "sessions", 0),
+    ("product", 3, 16, "int8", "int8", "euclidean", 0),  # int8 books, no R
+    ("residual", 2, 8, "fp32", "fp16", "euclidean", 0),
+    ("nested", 5, 8, "int8", "int8", "sessions", 0),  # S = 3 (d = 6, 2 padded dims): one partial stage
+    ("nested", 4, 8, "fp16", "int8", "sessions", 1),  # a lead column over all 3 subspaces, then 3 columns
+    ("product", 3, 16, "int8", "int4", "sessions", 0),  # int4 encoder: nibbles widened in the graph
 ]
 
 
-def _artifact(tmp_path, structure, m, k, books, encoder, metric):
+def _artifact(tmp_path, structure, m, k, books, encoder, metric, lead=0):
     torch.manual_seed(0)
     cfg = QuantizedCodesConfig(m=m, k=k, structure=structure, codebook_storage=books, kmeans_iters=5, metric=metric,
-                               subspaces=3)
+                               subspaces=3, lead=lead)
     model_cfg = SASRecConfig.tiny()
     model = SASRec(N_ITEMS, model_cfg, items=QuantizedCodesTable(N_ITEMS, model_cfg.dim, cfg))
     x = torch.randn(N_ITEMS + 1, model_cfg.dim) * 0.3
@@ -43,10 +44,10 @@ def _artifact(tmp_path, structure, m, k, books, encoder, metric):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("structure,m,k,books,encoder,metric", CASES)
+@pytest.mark.parametrize("structure,m,k,books,encoder,metric,lead", CASES)
 @pytest.mark.parametrize("kernels", [Kernels.odtool, Kernels.portable])
-def test_every_format_matches_eager(tmp_path, structure, m, k, books, encoder, metric, kernels):
-    model = _artifact(tmp_path, structure, m, k, books, encoder, metric)
+def test_every_format_matches_eager(tmp_path, structure, m, k, books, encoder, metric, lead, kernels):
+    model = _artifact(tmp_path, structure, m, k, books, encoder, metric, lead)
     opts = GraphOptions(L, 5, kernels, encoder_storage=encoder)
     formats = ["executorch", "torchscript", "onnx"] if kernels == Kernels.portable else ["executorch"]
     results = export_model(model, "s", formats, tmp_path / "x", opts, random_sessions(N_ITEMS, L, 12, seed=1))

@@ -20,6 +20,12 @@ then kept; only the codebooks (and the encoder around them) train. Two structure
   teacher's encoder over untrained codes, S = 4) the prefixes score P@10 21.7 / 30.8 / 33.7 /
   35.4 / 38.4 at c = 4 / 8 / 12 / 16 / 40 columns, at or above a product quantizer of as many
   codes (its 12 codes: 33.0); a prefix shorter than S leaves subspaces empty (c = 2: 4.1).
+  ``lead`` = L < S makes the first stage coarser: its L columns each span S / L consecutive
+  subspaces (k-means over their joined residual; the column's codebook is stored as one row of
+  d per subspace it spans, so the codebooks are [rows, K, d] and row r reads subspace r mod S),
+  and the later stages are as before. Then the first L columns already code every dimension:
+  a small cut is a product quantizer of L codes rather than part of one of S (an elastic table
+  whose small cuts must work, e.g. L = 2 for a 2-column cut at 1/100 of the teacher's bytes).
 
 **Elastic tables** (``elastic=True``, nested only; issue "One student for every memory
 budget", after PEEL): one run trains every prefix. Each training step draws a cut c in 1..M
@@ -93,7 +99,9 @@ def storage_bytes_of(numel: int, rows: int, storage: str) -> int:
 @dataclasses.dataclass
 class QuantizedCodesConfig(Config):
     """m: codes per item; k: vectors per codebook (codes take ceil(log2 k) bits);
-    structure: product | residual | nested; subspaces: S of a nested table; elastic: train
+    structure: product | residual | nested; subspaces: S of a nested table; lead: code columns of a
+    nested table's first stage, each spanning S / lead subspaces (0: S columns of one subspace
+    each; see the module doc); elastic: train
     every prefix of a nested table (see module doc); cut_rotations, train_codebooks, cut_draw,
     anchor_full: how an elastic table trains (see module doc); codebook_storage: fp32 | fp16 | int8 (how
     the artifact stores the codebooks, and so what training sees); kmeans_iters: Lloyd
@@ -110,6 +118,7 @@ class QuantizedCodesConfig(Config):
     weighted: bool = True
     metric: str = "sessions"
     subspaces: int = 4
+    lead: int = 0
     elastic: bool = False
     cut_rotations: bool = False
     train_codebooks: bool = True
@@ -129,6 +138,12 @@ class QuantizedCodesConfig(Config):
             problems.append(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
         if self.subspaces < 1:
             problems.append(f"subspaces must be >= 1, got {self.subspaces}")
+        elif self.lead and (self.lead < 0 or self.subspaces % self.lead):
+            problems.append(f"lead must divide subspaces ({self.subspaces}): each of its columns spans "
+                            f"subspaces / lead subspaces, got {self.lead}")
+        if self.lead and self.structure != "nested":
+            problems.append(f"lead shapes a nested table's first stage, got structure {self.structure!r}: "
+                            f"set structure=nested or drop lead")
         if self.cut_rotations and not (self.elastic and self.metric == "sessions"):
             problems.append("cut_rotations gives each cut of an elastic, score-aware table its own R: "
                             "set elastic=true and metric=sessions")
@@ -170,7 +185,12 @@ class QuantizedCodesTable(ItemTable):
         self.subspaces = c.m if self.product else (c.subspaces if self.nested else 1)
         self.sub = math.ceil(dim / self.subspaces)  # d: dimensions per codebook
         self.pad = self.subspaces * self.sub - dim
-        self.codebooks = nn.Parameter(uniform_(torch.empty(c.m, c.k, self.sub)))  # [M, K, d]
+        # L: columns of the first stage, each spanning S / L subspaces (one codebook row per subspace
+        # it spans, so the codebooks stay [rows, K, d] and row r still reads subspace r mod S)
+        self.lead = (c.lead or self.subspaces) if self.nested else self.subspaces
+        self.span = self.subspaces // self.lead if self.nested else 1
+        self.rows = self.rows_of(c.m)
+        self.codebooks = nn.Parameter(uniform_(torch.empty(self.rows, c.k, self.sub)))  # [rows, K, d]
         self.register_buffer("codes", torch.zeros(n_items + 1, c.m, dtype=torch.long))  # [|V|+1, M]
         self.rotation = nn.Parameter(torch.eye(dim)) if c.metric == "sessions" else None  # R [N, N]
         self.cut_scales = nn.Parameter(torch.ones(c.m, c.m)) if c.elastic else None  # row c-1: cut c's
@@ -181,8 +201,11 @@ class QuantizedCodesTable(ItemTable):
             if self.rotation is not None:
                 self.rotation.requires_grad_(False)
         self.cut = c.m  # columns in use (elastic tables: drawn per training step, M in eval mode)
-        self.register_buffer("_offsets", torch.arange(c.m) * c.k, persistent=False)
-        self.register_buffer("_column_subspace", torch.arange(c.m) % self.subspaces, persistent=False)
+        self.register_buffer("_offsets", torch.arange(c.m) * c.k, persistent=False)  # of the code columns
+        self.register_buffer("_row_offsets", torch.arange(self.rows) * c.k, persistent=False)  # of codebook rows
+        self.register_buffer("_row_subspace", torch.arange(self.rows) % self.subspaces, persistent=False)
+        self.register_buffer("_column_of_row", torch.repeat_interleave(
+            torch.arange(c.m), torch.tensor([self.span if j < self.lead else 1 for j in range(c.m)])), persistent=False)
         # the training steps' cut distribution (cut c at index c-1)
         draw = 1.0 / torch.arange(1, c.m + 1) if c.cut_draw == "small-first" else torch.ones(c.m)
         self.register_buffer("_cut_weights", draw / draw.sum(), persistent=False)
@@ -214,7 +237,7 @@ class QuantizedCodesTable(ItemTable):
             rows_q = rows
         w = weights[1:].float().cpu() if (weights is not None and self.config.weighted) else None
         k = min(self.k, rows.shape[0])
-        books = torch.zeros(self.m, self.k, self.sub)
+        books = torch.zeros(self.rows, self.k, self.sub)
         codes = torch.zeros(self.n_items + 1, self.m, dtype=torch.long)
         if self.product:
             padded = nn.functional.pad(rows_q, (0, self.m * self.sub - self.dim))
@@ -222,13 +245,16 @@ class QuantizedCodesTable(ItemTable):
             for m in range(self.m):
                 c, a = kmeans(parts[:, m], k, self.config.kmeans_iters, w, seed + m)
                 books[m, :k], codes[1:, m] = c, a
-        elif self.nested:  # stage by stage: column m quantizes what is left of subspace m mod S
+        elif self.nested:  # stage by stage: each column quantizes what is left of the subspaces it spans
             resid = nn.functional.pad(rows_q, (0, self.pad)).view(-1, self.subspaces, self.sub).clone()
             for m in range(self.m):
-                s = m % self.subspaces
-                c, a = kmeans(resid[:, s].contiguous(), k, self.config.kmeans_iters, w, seed + m)
-                books[m, :k], codes[1:, m] = c, a
-                resid[:, s] -= c[a]
+                r = self.rows_of(m)  # its first codebook row; row r reads subspace r mod S
+                span = self.span if m < self.lead else 1
+                subs = [(r + j) % self.subspaces for j in range(span)]
+                part = resid[:, subs].reshape(-1, span * self.sub)
+                c, a = kmeans(part, k, self.config.kmeans_iters, w, seed + m)
+                books[r:r + span, :k], codes[1:, m] = c.view(-1, span, self.sub).transpose(0, 1), a
+                resid[:, subs] -= c[a].view(-1, span, self.sub)
         else:
             resid = rows_q.clone()
             for m in range(self.m):
@@ -243,6 +269,19 @@ class QuantizedCodesTable(ItemTable):
             self.cut_rotation_deltas.zero_()
         err = self.embed(torch.arange(1, self.n_items + 1, device=self.codes.device)).cpu() - rows
         return float(((err @ metric) * err).sum() / ((rows @ metric) * rows).sum().clamp_min(1e-12))
+
+    def rows_of(self, columns: int) -> int:
+        """Codebook rows of the first ``columns`` code columns (a lead column has S / L of them)."""
+        lead = min(columns, self.lead)
+        return lead * self.span + columns - lead
+
+    def _merge_rows(self, t: torch.Tensor) -> torch.Tensor:
+        """Per-row look-up tables [B, rows, K] -> per-column [B, cut, K] (a lead column's rows summed)."""
+        if self.span == 1:
+            return t
+        lead = min(self.cut, self.lead)
+        head = t[:, : lead * self.span].reshape(t.shape[0], lead, self.span, -1).sum(2)
+        return torch.cat([head, t[:, lead * self.span:]], 1)
 
     def _whitening(self, metric: torch.Tensor) -> torch.Tensor:
         """F [N, N] with F F^T = S (eigenvalues floored), columns dealt round-robin to the subspaces."""
@@ -262,15 +301,17 @@ class QuantizedCodesTable(ItemTable):
         return self.codes if self.cut == self.m else self.codes[:, : self.cut]
 
     def stored_codebooks(self) -> torch.Tensor:
-        """The codebooks in use as the artifact stores them [cut, K, d] (gradient straight
+        """The codebooks in use as the artifact stores them [rows of the cut, K, d] (gradient straight
         through); an elastic table's are scaled by the cut's own factors first."""
         return fake_storage(self._codebooks_in_use(), self.config.codebook_storage)
 
     def _codebooks_in_use(self) -> torch.Tensor:
-        """The cut's codebooks [cut, K, d] before storage rounding (scaled by its own factors)."""
+        """The cut's codebooks [rows of the cut, K, d] before storage rounding (scaled by its own factors)."""
         if self.cut_scales is None:
             return self.codebooks
-        return self.codebooks[: self.cut] * self.cut_scales[self.cut - 1, : self.cut].view(-1, 1, 1)
+        rows = self.rows_of(self.cut)
+        scales = self.cut_scales[self.cut - 1, self._column_of_row[:rows]]
+        return self.codebooks[:rows] * scales.view(-1, 1, 1)
 
     # ------------------------------------------------------------------ elastic cuts
     def set_cut(self, cut: int) -> None:
@@ -315,11 +356,12 @@ class QuantizedCodesTable(ItemTable):
         return self.cut_table() if self.elastic else self
 
     def validation_cuts(self) -> list[int]:
-        """Cuts validated beside the whole table each epoch (elastic: S, 4S, 16S, ... below M:
-        validation costs grow with the columns scored, so the grid is sparse)."""
+        """Cuts validated beside the whole table each epoch (elastic: L, 4L, 16L, ... below M, L
+        the first stage's columns, S unless ``lead`` says otherwise: validation costs grow with
+        the columns scored, so the grid is sparse)."""
         if not self.elastic:
             return []
-        cuts, c = [], self.subspaces
+        cuts, c = [], self.lead
         while c < self.m:
             cuts.append(c)
             c *= 4
@@ -357,13 +399,17 @@ class QuantizedCodesTable(ItemTable):
     def embed(self, ids: torch.Tensor) -> torch.Tensor:
         """ids [...] -> [..., N] (id 0 -> zeros)."""
         books = self.stored_codebooks().reshape(-1, self.sub)
-        flat = self.code_matrix()[ids] + self._offsets[: self.cut]  # [..., c] rows of the flat codebooks
+        rows = self.rows_of(self.cut)
+        codes = self.code_matrix()[ids]
+        if rows != self.cut:  # a lead column's code picks one vector in each of its rows
+            codes = codes[..., self._column_of_row[:rows]]
+        flat = codes + self._row_offsets[:rows]  # [..., rows] rows of the flat codebooks
         if self.product:
             vec = nn.functional.embedding(flat, books).flatten(-2)[..., : self.dim]
-        else:  # each subspace's columns summed in one embedding_bag (no [..., c, d] intermediate)
-            bags = flat.reshape(-1, self.cut)
+        else:  # each subspace's rows summed in one embedding_bag (no [..., rows, d] intermediate)
+            bags = flat.reshape(-1, rows)
             step = self.subspaces if self.nested else 1
-            parts = [nn.functional.embedding_bag(bags[:, s::step], books, mode="sum") if s < self.cut
+            parts = [nn.functional.embedding_bag(bags[:, s::step], books, mode="sum") if s < rows
                      else books.new_zeros(bags.shape[0], self.sub) for s in range(step)]
             vec = torch.cat(parts, -1)[:, : self.dim].reshape(*ids.shape, self.dim)
         rotation = self.stored_rotation()
@@ -383,9 +429,10 @@ class QuantizedCodesTable(ItemTable):
         if self.product:
             t = nn.functional.pad(theta, (0, self.m * self.sub - self.dim)).view(-1, self.m, self.sub)
             return torch.einsum("bmd,mkd->bmk", t, books)
-        if self.nested:  # column m meets theta's subspace m mod S
+        if self.nested:  # codebook row r meets theta's subspace r mod S; a lead column sums its rows
             t = nn.functional.pad(theta, (0, self.pad)).view(-1, self.subspaces, self.sub)
-            return torch.einsum("bmd,mkd->bmk", t[:, self._column_subspace[: self.cut]], books)
+            rows = self.rows_of(self.cut)
+            return self._merge_rows(torch.einsum("brd,rkd->brk", t[:, self._row_subspace[:rows]], books))
         return (theta @ books.reshape(-1, self.dim).t()).view(-1, self.m, self.k)
 
     def score(self, theta: torch.Tensor) -> torch.Tensor:
@@ -415,9 +462,10 @@ class QuantizedCodesTable(ItemTable):
         """Deployed bytes (of the cut in use): the code matrix + codebooks in their storage dtype."""
         rot = 0 if self.rotation is None else storage_bytes_of(self.dim * self.dim, self.dim,
                                                                self.config.codebook_storage)
-        return self.codes_bytes() + rot + storage_bytes_of(self.cut * self.k * self.sub, self.cut * self.k,
+        rows = self.rows_of(self.cut)
+        return self.codes_bytes() + rot + storage_bytes_of(rows * self.k * self.sub, rows * self.k,
                                                            self.config.codebook_storage)
 
     def compression_ratio(self) -> float:
         """Stored numbers as Eq. (13) counts them: |V| N / (codebook entries + |V| M)."""
-        return self.n_items * self.dim / (self.cut * self.k * self.sub + self.n_items * self.cut)
+        return self.n_items * self.dim / (self.rows_of(self.cut) * self.k * self.sub + self.n_items * self.cut)

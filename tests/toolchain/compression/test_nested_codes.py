@@ -19,9 +19,10 @@ def _teacher_table(seed: int = 0) -> torch.Tensor:
 
 
 def _nested(m: int, elastic: bool = False, storage: str = "fp32", subspaces: int = 3, metric: str = "euclidean",
-            rotations: bool = False):
+            rotations: bool = False, lead: int = 0):
     cfg = QuantizedCodesConfig(m=m, k=16, structure="nested", subspaces=subspaces, elastic=elastic,
-                               codebook_storage=storage, metric=metric, kmeans_iters=8, cut_rotations=rotations)
+                               codebook_storage=storage, metric=metric, kmeans_iters=8, cut_rotations=rotations,
+                               lead=lead)
     t = QuantizedCodesTable(N_ITEMS, DIM, cfg)
     sessions = torch.randn(400, DIM, generator=torch.Generator().manual_seed(3)) if metric == "sessions" else None
     err = t.assign_from(_teacher_table(), sessions=sessions)
@@ -145,3 +146,49 @@ def test_cut_training_options_need_an_elastic_table(field, value):
         QuantizedCodesConfig(structure="nested", **{field: value}).validate()
     with pytest.raises(ConfigError, match="cut_draw must be one of"):
         QuantizedCodesConfig(structure="nested", elastic=True, cut_draw="largest").validate()
+
+
+@pytest.mark.parametrize("m,lead", [(1, 1), (3, 2), (6, 2), (5, 1)])  # lead only; lead + a partial stage
+def test_a_lead_table_scores_like_its_vectors_and_its_lead_codes_every_dimension(m, lead):
+    t, err = _nested(m, subspaces=4, metric="sessions", lead=lead)
+    t.eval()
+    assert t.codebooks.shape[0] == t.rows_of(m) == min(m, lead) * (4 // lead) + max(0, m - lead)
+    theta = torch.randn(4, DIM)
+    dense = theta @ t.all_embeddings().t()
+    assert torch.allclose(t.lookup_scores(theta)[:, 1:], dense[:, 1:], atol=1e-5)
+    assert t.lookup_table(theta).shape == (4, m, 16)  # one look-up row per code column, not per codebook row
+    if m >= lead:  # the lead columns alone reconstruct every subspace: no coordinate is left at zero
+        plain, _ = _nested(lead, subspaces=4, lead=lead)
+        assert (plain.all_embeddings()[1:].abs().sum(0) > 0).all()
+    assert err < 1.0
+
+
+def test_a_one_column_lead_beats_one_column_of_one_subspace():
+    spans_all, err_all = _nested(1, subspaces=3, lead=1)
+    _, err_one = _nested(1, subspaces=3)
+    assert err_all < err_one  # the plain column leaves 2 of its 3 subspaces without a code
+    assert spans_all.storage_bytes() == (N_ITEMS + 1) + 4 * 3 * 16 * 4  # codes + 3 rows of fp32 codebooks
+
+
+def test_an_elastic_lead_table_cuts_and_folds_exactly():
+    t, _ = _nested(6, elastic=True, storage="int8", metric="sessions", subspaces=4, lead=2)
+    with torch.no_grad():
+        t.cut_scales.copy_(torch.rand(6, 6, generator=torch.Generator().manual_seed(2)) + 0.5)
+    t.eval()
+    theta = torch.randn(3, DIM)
+    for cut in (1, 2, 3, 6):
+        with t.at_cut(cut):
+            want, stored = t.score(theta), t.storage_bytes()
+            assert torch.allclose(t.lookup_scores(theta), want, atol=1e-5, rtol=1e-5)
+        plain = t.cut_table(cut).eval()
+        assert plain.m == cut and plain.rows == t.rows_of(cut)
+        assert torch.allclose(plain.score(theta), want, atol=1e-5, rtol=1e-5)
+        assert plain.storage_bytes() == stored
+    assert t.validation_cuts() == [2]
+
+
+def test_lead_must_divide_the_subspaces_of_a_nested_table():
+    with pytest.raises(ConfigError, match="lead must divide"):
+        QuantizedCodesConfig(structure="nested", subspaces=4, lead=3).validate()
+    with pytest.raises(ConfigError, match="lead shapes a nested"):
+        QuantizedCodesConfig(structure="product", lead=2).validate()
