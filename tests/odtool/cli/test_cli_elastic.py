@@ -32,6 +32,19 @@ def elastic_run(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def lead_run(elastic_run):
+    """The same tiny elastic student with ``lead = 1``: its first column spans both subspaces."""
+    from toolchain.training.build import Deploy
+    from toolchain.training.lifecycle import train_run
+
+    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1}
+    train_run("student", elastic_run / "lead", data=elastic_run / "data", preset="tiny",
+              teacher=elastic_run / "teacher", flags={"train": {"epochs": 2}, "item_table": table},
+              deploy=Deploy(elastic=True, budget=1 << 30))
+    return elastic_run / "lead"
+
+
 def _freeze(*args: str) -> tuple[int, str]:
     r = runner.invoke(app, ["freeze", *args])
     return r.exit_code, r.output
@@ -175,3 +188,24 @@ def test_an_elastic_run_trains_the_whole_table_and_small_first_cuts_by_default(e
 
     table = json.loads((elastic_run / "elastic" / "config.json").read_text())["item_table"]
     assert table["elastic"] and table["anchor_full"] is True and table["cut_draw"] == "small-first"
+
+
+def test_a_lead_run_cuts_to_one_column_that_codes_every_dimension_and_exports_with_parity(lead_run, tmp_path):
+    sizes = _cut_bytes(lead_run)
+    plain = _cut_bytes(lead_run.parent / "elastic")
+    assert sizes == sorted(set(sizes)) and sizes[0] > plain[0]  # the lead column has S codebook rows
+    fam = tmp_path / "family"
+    code, out = _freeze(str(lead_run), "--out", str(fam), "--budgets", f"{sizes[0]},{sizes[5]}")
+    assert code == 0, out
+    assert "subspaces without a code" not in " ".join(out.split())
+    members = json.loads((fam / "family.json").read_text())["members"]
+    assert [m["cut"]["columns"] for m in members] == [1, 6]
+    assert [m["deployed_bytes"] for m in members] == [sizes[0], sizes[5]]
+    assert members[0]["cut"]["valid"]["NDCG@10"] <= members[1]["cut"]["valid"]["NDCG@10"] + 0.02
+    spec = Bundle.load(fam / members[0]["name"]).manifest["model"]["spec"]["item_table"]
+    assert spec["m"] == 1 and spec["lead"] == 1 and spec["subspaces"] == SUBSPACES
+    for m in members:
+        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
+                                "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
+        assert r.exit_code == 0, r.output
+        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
