@@ -156,7 +156,8 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
                 "(residual product codes whose every prefix is a table). (default product)"),
             elastic: bool = typer.Option(
                 False, "--elastic", help="One student for every budget: nested codes, every prefix trained "
-                "(each step draws a cut); --budget / --ratio size the largest cut (default 1/10 of the teacher). "
+                "(each step draws a cut); --budget / --ratio size the largest cut (default 1/10 of the teacher); "
+                "the first stage's S / 2 columns each span two subspaces (--set item_table.lead=L to change). "
                 "Then odtool freeze RUN --budget or --budgets cuts it."),
             encoder_dtype: Optional[FloatStorage] = typer.Option(
                 None, "--encoder-dtype", help="How the artifact stores the encoder's matrices (weight-only): fp32, fp16, int8 or int4; "

@@ -65,6 +65,14 @@ class Deploy:
 #: split this beat uniform draws at every validated cut)
 ELASTIC_TRAINING = {"anchor_full": True, "cut_draw": "small-first"}
 
+#: An elastic run's first stage unless the config says otherwise: S / 2 code columns, each spanning
+#: two subspaces (``lead``; an odd S keeps S columns of one subspace). On Diginetica's valid split,
+#: nothing trained, the 2-column prefix (the 1/100 cut) scores P@10 14.64 against 4.17 for the plain
+#: nested table and no longer prefix loses (benchmarks/results/nested_lead_diginetica.md)
+def elastic_lead(subspaces: int) -> int:
+    return subspaces // 2 if subspaces % 2 == 0 else subspaces
+
+
 #: An elastic run's largest cut, unless --budget / --ratio say otherwise: 1/10 of the teacher
 ELASTIC_RATIO = 10.0
 
@@ -97,7 +105,11 @@ def new_spec(kind: str, ds: SessionDataset, data_path: str | Path | None, *, pre
     if deploy.elastic:
         if deploy.recipe != "deployable":
             raise UsageError("--elastic trains the deployable recipe's nested codes", hint="drop --recipe paper")
+        given = {**(file.get("item_table") or {}), **(flags.get("item_table") or {})}
         defaults = {k: v for k, v in ELASTIC_TRAINING.items() if k not in (file.get("item_table") or {})}
+        if given.get("lead") is None:
+            subspaces = given.get("subspaces") or QuantizedCodesConfig.subspaces
+            defaults["lead"] = elastic_lead(int(subspaces))
         flags = {**flags, "item_table": {**defaults, **flags.get("item_table", {}), "structure": "nested",
                                          "elastic": True}}
         if deploy.budget is None and deploy.ratio is None:

@@ -26,7 +26,7 @@ def elastic_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("elastic")
     synth_dataset(SynthConfig(n_items=400, n_sessions=2500, seed=1), root / "data")
     train_run("teacher", root / "teacher", data=root / "data", preset="tiny", flags={"train": {"epochs": 3}})
-    table = {"k": K, "subspaces": SUBSPACES, "m": 8}
+    table = {"k": K, "subspaces": SUBSPACES, "m": 8, "lead": SUBSPACES}  # the plain nested table
     train_run("student", root / "elastic", data=root / "data", preset="tiny", teacher=root / "teacher",
               flags={"train": {"epochs": 2}, "item_table": table}, deploy=Deploy(elastic=True, budget=1 << 30))
     return root

@@ -154,6 +154,24 @@ def test_deployable_students_train_with_at_most_the_recipes_dropout(trained_tiny
     assert paper.model.dropout == 0.5 and paper.train.lr_decay == 1.0  # the paper's recipe is unchanged
 
 
+def test_an_elastic_runs_first_stage_spans_two_subspaces_unless_told_otherwise(trained_tiny):
+    from toolchain.training.build import Deploy, new_spec
+
+    ds = load_dataset(trained_tiny["data"])
+
+    def table(**item_table):
+        return new_spec("student", ds, trained_tiny["data"], preset="tiny", teacher_run=trained_tiny["teacher"],
+                        flags={"item_table": item_table}, deploy=Deploy(elastic=True, budget=1 << 30)).item_table
+
+    assert (table().subspaces, table().lead) == (4, 2)
+    assert table(subspaces=6).lead == 3
+    assert table(subspaces=5).lead == 5  # odd: S columns of one subspace, the plain nested table
+    assert table(lead=1).lead == 1 and table(lead=4).lead == 4  # a given lead wins
+    plain = new_spec("student", ds, trained_tiny["data"], preset="tiny", teacher_run=trained_tiny["teacher"],
+                     deploy=Deploy(budget=1 << 30)).item_table
+    assert plain.lead == 0  # not elastic: no nesting, no lead
+
+
 def test_validation_scores_the_encoder_as_freeze_stores_it(trained_tiny, tmp_path):
     """The best epoch is chosen on the model the artifact holds: an int4 encoder's validation
     metrics during training are the frozen artifact's, to the last digit."""
