@@ -36,7 +36,10 @@ own correction of R (R_c = R + delta_c, N x N per cut in the run, one R in each 
 before: the cut's scoring space adapts to how coarse its codes are). ``train_codebooks=False``
 keeps the k-means codebooks and R as assigned, so only the encoder and the cut parameters train.
 ``cut_draw="small-first"`` draws cut c with probability proportional to 1/c instead (coarse
-cuts have the most to learn: their first epochs move them the most); ``anchor_full=True`` also
+cuts have the most to learn: their first epochs move them the most); ``cut_draw="covering"``
+draws only the cuts that code every dimension, c >= L (a cut below the first stage leaves
+dimensions empty: freeze warns on it), cut c with probability proportional to 1 / (c - L + 1),
+so the smallest deployable cut gets the share that ``small-first`` gives cut 1; ``anchor_full=True`` also
 takes each step's loss at the whole table and averages the two (the "sandwich" of slimmable
 networks: the full table's later columns keep up with the earlier ones the small cuts move,
 and the whole table is trained every step rather than once in M). :meth:`cut_table` folds a cut's scales
@@ -87,7 +90,7 @@ from toolchain.errors import InternalError
 
 STRUCTURES = ("product", "residual", "nested")
 METRICS = ("sessions", "euclidean")
-CUT_DRAWS = ("uniform", "small-first")
+CUT_DRAWS = ("uniform", "small-first", "covering")
 EIGEN_FLOOR = 1e-3  # of the largest eigenvalue of S (keeps R well conditioned for fp16 / int8)
 
 
@@ -207,7 +210,12 @@ class QuantizedCodesTable(ItemTable):
         self.register_buffer("_column_of_row", torch.repeat_interleave(
             torch.arange(c.m), torch.tensor([self.span if j < self.lead else 1 for j in range(c.m)])), persistent=False)
         # the training steps' cut distribution (cut c at index c-1)
-        draw = 1.0 / torch.arange(1, c.m + 1) if c.cut_draw == "small-first" else torch.ones(c.m)
+        draw = torch.ones(c.m)
+        if c.cut_draw == "small-first":
+            draw = 1.0 / torch.arange(1, c.m + 1)
+        elif c.cut_draw == "covering":  # only cuts that code every dimension (c >= L), smallest first
+            first = min(self.lead, c.m)  # (fewer columns than L: only the whole table)
+            draw = torch.cat([torch.zeros(first - 1), 1.0 / torch.arange(1, c.m - first + 2)])
         self.register_buffer("_cut_weights", draw / draw.sum(), persistent=False)
         not_padding = torch.ones(n_items + 1)
         not_padding[0] = 0.0

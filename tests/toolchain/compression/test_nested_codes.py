@@ -128,6 +128,23 @@ def test_small_first_draws_coarse_cuts_in_proportion_to_one_over_the_cut():
     assert [(t.before_step(), t.cut)[1] for _ in range(50)] == draws[:50].tolist()  # seeded: resumes alike
 
 
+def test_covering_draws_only_cuts_that_code_every_dimension_smallest_first():
+    cfg = QuantizedCodesConfig(m=6, k=8, structure="nested", subspaces=4, lead=2, elastic=True, cut_draw="covering")
+    t = QuantizedCodesTable(N_ITEMS, DIM, cfg).train()
+    torch.manual_seed(0)
+    draws = torch.tensor([(t.before_step(), t.cut)[1] for _ in range(6000)])
+    share = torch.bincount(draws, minlength=7)[1:].float() / len(draws)
+    want = torch.tensor([0.0, 1, 1 / 2, 1 / 3, 1 / 4, 1 / 5])
+    assert share[0] == 0  # one lead column codes half the dimensions: never drawn
+    assert torch.allclose(share, want / want.sum(), atol=0.02)  # cut 2 ~44%, cut 6 ~9%
+
+
+def test_covering_draws_the_whole_table_when_it_is_smaller_than_the_first_stage():
+    cfg = QuantizedCodesConfig(m=3, k=8, structure="nested", subspaces=4, elastic=True, cut_draw="covering")
+    t = QuantizedCodesTable(N_ITEMS, DIM, cfg).train()
+    assert {(t.before_step(), t.cut)[1] for _ in range(50)} == {3}
+
+
 def test_anchor_full_trains_the_drawn_cut_and_the_whole_table():
     cfg = QuantizedCodesConfig(m=6, k=8, structure="nested", subspaces=3, elastic=True, anchor_full=True)
     t = QuantizedCodesTable(N_ITEMS, DIM, cfg).train()
