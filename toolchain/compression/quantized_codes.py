@@ -33,7 +33,10 @@ budget", after PEEL): one run trains every prefix. Each training step draws a cu
 step sees only the first c columns, each scaled by the cut's own factor ``cut_scales[c-1, m]``
 (M x M floats, the cut's small private parameters); with ``cut_rotations`` each cut also has its
 own correction of R (R_c = R + delta_c, N x N per cut in the run, one R in each artifact as
-before: the cut's scoring space adapts to how coarse its codes are). ``train_codebooks=False``
+before: the cut's scoring space adapts to how coarse its codes are); with ``cut_codebooks`` each
+cut below the whole table has its own correction of the first stage's codebooks (E_c = E + D_c on
+the S rows of the first L columns, in the run only; each artifact stores its cut's E_c where it
+stored E: a coarse cut's codewords need not also be the base the finer columns refine). ``train_codebooks=False``
 keeps the k-means codebooks and R as assigned, so only the encoder and the cut parameters train.
 ``cut_draw="small-first"`` draws cut c with probability proportional to 1/c instead (coarse
 cuts have the most to learn: their first epochs move them the most); ``cut_draw="covering"``
@@ -105,7 +108,7 @@ class QuantizedCodesConfig(Config):
     structure: product | residual | nested; subspaces: S of a nested table; lead: code columns of a
     nested table's first stage, each spanning S / lead subspaces (0: S columns of one subspace
     each; see the module doc); elastic: train
-    every prefix of a nested table (see module doc); cut_rotations, train_codebooks, cut_draw,
+    every prefix of a nested table (see module doc); cut_rotations, cut_codebooks, train_codebooks, cut_draw,
     anchor_full: how an elastic table trains (see module doc); codebook_storage: fp32 | fp16 | int8 (how
     the artifact stores the codebooks, and so what training sees); kmeans_iters: Lloyd
     iterations of the code assignment; weighted: weight items by training popularity when
@@ -124,6 +127,7 @@ class QuantizedCodesConfig(Config):
     lead: int = 0
     elastic: bool = False
     cut_rotations: bool = False
+    cut_codebooks: bool = False
     train_codebooks: bool = True
     cut_draw: str = "uniform"
     anchor_full: bool = False
@@ -150,6 +154,8 @@ class QuantizedCodesConfig(Config):
         if self.cut_rotations and not (self.elastic and self.metric == "sessions"):
             problems.append("cut_rotations gives each cut of an elastic, score-aware table its own R: "
                             "set elastic=true and metric=sessions")
+        if self.cut_codebooks and not self.elastic:
+            problems.append("cut_codebooks gives each cut of an elastic table its own first stage: set elastic=true")
         if self.cut_draw not in CUT_DRAWS:
             problems.append(f"cut_draw must be one of {', '.join(CUT_DRAWS)}, got {self.cut_draw!r}")
         if (self.cut_draw != "uniform" or self.anchor_full) and not self.elastic:
@@ -199,6 +205,9 @@ class QuantizedCodesTable(ItemTable):
         self.cut_scales = nn.Parameter(torch.ones(c.m, c.m)) if c.elastic else None  # row c-1: cut c's
         # cut c's own correction of R (cut_rotations): R_c = R + cut_rotation_deltas[c-1]
         self.cut_rotation_deltas = nn.Parameter(torch.zeros(c.m, dim, dim)) if c.cut_rotations else None
+        # cut c < M's own correction of the first stage's codebooks (cut_codebooks): rows 0..L*S/L-1
+        self.cut_codebook_deltas = nn.Parameter(torch.zeros(c.m - 1, self.rows_of(min(self.lead, c.m)), c.k, self.sub)) \
+            if c.cut_codebooks else None
         if not c.train_codebooks:  # the k-means codebooks and R stay as assigned (cut parameters still train)
             self.codebooks.requires_grad_(False)
             if self.rotation is not None:
@@ -275,6 +284,8 @@ class QuantizedCodesTable(ItemTable):
             self.cut_scales.fill_(1.0)
         if self.cut_rotation_deltas is not None:
             self.cut_rotation_deltas.zero_()
+        if self.cut_codebook_deltas is not None:
+            self.cut_codebook_deltas.zero_()
         err = self.embed(torch.arange(1, self.n_items + 1, device=self.codes.device)).cpu() - rows
         return float(((err @ metric) * err).sum() / ((rows @ metric) * rows).sum().clamp_min(1e-12))
 
@@ -314,12 +325,17 @@ class QuantizedCodesTable(ItemTable):
         return fake_storage(self._codebooks_in_use(), self.config.codebook_storage)
 
     def _codebooks_in_use(self) -> torch.Tensor:
-        """The cut's codebooks [rows of the cut, K, d] before storage rounding (scaled by its own factors)."""
+        """The cut's codebooks [rows of the cut, K, d] before storage rounding (its own first stage,
+        with ``cut_codebooks``, then scaled by its own factors)."""
         if self.cut_scales is None:
             return self.codebooks
         rows = self.rows_of(self.cut)
+        books = self.codebooks[:rows]
+        if self.cut_codebook_deltas is not None and self.cut < self.m:
+            head = min(rows, self.cut_codebook_deltas.shape[1])
+            books = torch.cat([books[:head] + self.cut_codebook_deltas[self.cut - 1, :head], books[head:]])
         scales = self.cut_scales[self.cut - 1, self._column_of_row[:rows]]
-        return self.codebooks[:rows] * scales.view(-1, 1, 1)
+        return books * scales.view(-1, 1, 1)
 
     # ------------------------------------------------------------------ elastic cuts
     def set_cut(self, cut: int) -> None:
@@ -377,7 +393,7 @@ class QuantizedCodesTable(ItemTable):
 
     def cut_config(self, cut: int) -> QuantizedCodesConfig:
         """The plain (not elastic) config of a ``cut``-column prefix."""
-        return self.config.replace(m=cut, elastic=False, cut_rotations=False, train_codebooks=True,
+        return self.config.replace(m=cut, elastic=False, cut_rotations=False, cut_codebooks=False, train_codebooks=True,
                                    cut_draw="uniform", anchor_full=False)
 
     @torch.no_grad()

@@ -34,11 +34,12 @@ def elastic_run(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def lead_run(elastic_run):
-    """The same tiny elastic student with ``lead = 1``: its first column spans both subspaces."""
+    """The same tiny elastic student with ``lead = 1``: its first column spans both subspaces; each
+    smaller cut has its own first stage (``cut_codebooks``)."""
     from toolchain.training.build import Deploy
     from toolchain.training.lifecycle import train_run
 
-    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1}
+    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1, "cut_codebooks": True, "cut_draw": "covering"}
     train_run("student", elastic_run / "lead", data=elastic_run / "data", preset="tiny",
               teacher=elastic_run / "teacher", flags={"train": {"epochs": 2}, "item_table": table},
               deploy=Deploy(elastic=True, budget=1 << 30))
@@ -191,8 +192,12 @@ def test_an_elastic_run_trains_the_whole_table_and_small_first_cuts_by_default(e
 
 
 def test_a_lead_run_cuts_to_one_column_that_codes_every_dimension_and_exports_with_parity(lead_run, tmp_path):
+    from toolchain.training.build import load_trained
+
     sizes = _cut_bytes(lead_run)
     plain = _cut_bytes(lead_run.parent / "elastic")
+    deltas = load_trained(lead_run)[1].items.cut_codebook_deltas
+    assert deltas.shape[0] == 5 and deltas[0].abs().sum() > 0  # cut 1 trained its own first stage
     assert sizes == sorted(set(sizes)) and sizes[0] > plain[0]  # the lead column has S codebook rows
     fam = tmp_path / "family"
     code, out = _freeze(str(lead_run), "--out", str(fam), "--budgets", f"{sizes[0]},{sizes[5]}")

@@ -19,10 +19,10 @@ def _teacher_table(seed: int = 0) -> torch.Tensor:
 
 
 def _nested(m: int, elastic: bool = False, storage: str = "fp32", subspaces: int = 3, metric: str = "euclidean",
-            rotations: bool = False, lead: int = 0):
+            rotations: bool = False, lead: int = 0, cut_codebooks: bool = False):
     cfg = QuantizedCodesConfig(m=m, k=16, structure="nested", subspaces=subspaces, elastic=elastic,
                                codebook_storage=storage, metric=metric, kmeans_iters=8, cut_rotations=rotations,
-                               lead=lead)
+                               lead=lead, cut_codebooks=cut_codebooks)
     t = QuantizedCodesTable(N_ITEMS, DIM, cfg)
     sessions = torch.randn(400, DIM, generator=torch.Generator().manual_seed(3)) if metric == "sessions" else None
     err = t.assign_from(_teacher_table(), sessions=sessions)
@@ -202,6 +202,34 @@ def test_an_elastic_lead_table_cuts_and_folds_exactly():
         assert torch.allclose(plain.score(theta), want, atol=1e-5, rtol=1e-5)
         assert plain.storage_bytes() == stored
     assert t.validation_cuts() == [2]
+
+
+def test_cut_codebooks_give_each_smaller_cut_its_own_first_stage_and_fold_exactly():
+    t, _ = _nested(6, elastic=True, storage="int8", metric="sessions", subspaces=4, lead=2, cut_codebooks=True)
+    assert tuple(t.cut_codebook_deltas.shape) == (5, 4, 16, 3)  # cuts 1..5; the first stage's S rows
+    assert t.cut_codebook_deltas.abs().sum() == 0  # assigned: every cut starts from the shared codebooks
+    t.train()
+    with t.at_cut(2):  # a step at cut 2 moves cut 2's first stage, nobody else's
+        t.score(torch.randn(2, DIM)).sum().backward()
+    grad = t.cut_codebook_deltas.grad
+    assert grad[1].abs().sum() > 0 and grad[torch.arange(5) != 1].abs().sum() == 0
+    g = torch.Generator().manual_seed(4)
+    with torch.no_grad():
+        t.cut_codebook_deltas.copy_(torch.randn(5, 4, 16, 3, generator=g) * 0.3)
+    t.eval()
+    theta = torch.randn(3, DIM)
+    whole = t.score(theta)
+    for cut in (1, 2, 3, 6):
+        with t.at_cut(cut):
+            want, stored = t.score(theta), t.storage_bytes()
+            assert torch.allclose(t.lookup_scores(theta), want, atol=1e-5, rtol=1e-5)
+        plain = t.cut_table(cut).eval()
+        assert plain.cut_codebook_deltas is None and plain.storage_bytes() == stored
+        assert torch.allclose(plain.score(theta), want, atol=1e-5, rtol=1e-5)
+    t.cut_codebook_deltas.data.zero_()
+    assert torch.equal(t.score(theta), whole)  # the whole table has no correction: its E is the shared one
+    with pytest.raises(ConfigError, match="cut_codebooks gives each cut of an elastic table"):
+        QuantizedCodesConfig(structure="nested", cut_codebooks=True).validate()
 
 
 def test_lead_must_divide_the_subspaces_of_a_nested_table():
