@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from toolchain.artifact.bundle import Bundle, write_manifest
-from toolchain.artifact.quantize import CODEBOOK_STORAGES, FloatStorage
+from toolchain.artifact.quantize import FloatStorage, PAPER_CODEBOOK_STORAGES
 from toolchain.data.pipeline import load_dataset
 from toolchain.errors import UsageError
 from toolchain.evaluation.evaluate import evaluate
@@ -164,10 +164,12 @@ class _FreezeSource:
 
         if eval_split not in (*SPLITS, "none"):
             raise UsageError(f"--eval-split {eval_split!r}: choose test, valid or none")
-        if FloatStorage(codebook_dtype) not in CODEBOOK_STORAGES:
-            raise UsageError(f"--codebook-dtype {FloatStorage(codebook_dtype).value}: codebooks are stored as "
-                             f"{', '.join(s.value for s in CODEBOOK_STORAGES)}; int4 is for the encoder's matrices",
-                             hint="use --encoder-dtype int4, and fp16 or int8 for the codebooks")
+        if FloatStorage(codebook_dtype) not in PAPER_CODEBOOK_STORAGES:
+            raise UsageError(f"--codebook-dtype {FloatStorage(codebook_dtype).value}: freeze stores the paper's "
+                             f"codebooks as {', '.join(s.value for s in PAPER_CODEBOOK_STORAGES)}",
+                             hint="use fp16 or int8 here; a deployable student's codebooks are int4 when it "
+                                  "trains so (odtool train student --codebook-dtype int4), and --encoder-dtype int4 "
+                                  "stores the encoder's matrices so")
         spec, model = load_trained(run, allow_incomplete=allow_incomplete)
         ds = dataset_for_run(spec, data)
         require_same_dataset(RunDir(run), spec.data, ds)

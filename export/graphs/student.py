@@ -40,8 +40,9 @@ def is_code_student(model: SessionRecommender) -> bool:
 
 
 class StoredTensor(nn.Module):
-    """A float tensor [..., d] held as fp32, fp16 or int8 + per-row scales; ``()`` widens it to fp32
-    (with odtool's kernels in one vectorised ``odtool::widen``: ExecuTorch's portable dtype
+    """A float tensor [..., d] held as fp32, fp16, or int8 or int4 pairs (uint8) + per-row scales;
+    ``()`` widens it to fp32 (with odtool's kernels in one vectorised ``odtool::widen``, int4's
+    nibbles first unpacked to int8 by ``odtool::unpack_w4``: ExecuTorch's portable dtype
     conversion takes ~90 us for a 33k-entry fp16 codebook)."""
 
     def __init__(self, x: torch.Tensor, storage: str, use_kernel: bool = False) -> None:
@@ -55,15 +56,17 @@ class StoredTensor(nn.Module):
     def forward(self) -> torch.Tensor:
         if self.use_kernel:
             scales = self.scales if self.scales is not None else self.values.new_empty(0, dtype=torch.float32)
-            return torch.ops.odtool.widen(self.values, scales)
+            int4 = self.values.dtype == torch.uint8  # int4 pairs (an odd width stays int8)
+            values = torch.ops.odtool.unpack_w4(self.values) if int4 else self.values
+            return torch.ops.odtool.widen(values, scales)
         return widen(self.values, self.scales)
 
 
 class ExportQuantizedItems(nn.Module):
     """A quantized-codes table in export form: codes codebook-major [M, |V|+1] in the smallest
     unsigned dtype, codebooks [rows, K, d] (M rows; more when a nested table's lead columns span
-    several subspaces) as the artifact stores them (fp32, fp16, or int8 + per-vector scales,
-    widened to fp32 on use): the file holds exactly the stored bytes."""
+    several subspaces) as the artifact stores them (fp32, fp16, or int8 or int4 + per-vector
+    scales, widened to fp32 on use): the file holds exactly the stored bytes."""
 
     def __init__(self, table: QuantizedCodesTable, use_kernel: bool = False) -> None:
         super().__init__()
@@ -91,7 +94,8 @@ class ExportQuantizedItems(nn.Module):
         else:
             self.books = StoredTensor(table.stored_codebooks().detach(), self.storage, use_kernel)
         rotation = table.stored_rotation()
-        self.rotation = None if rotation is None else StoredTensor(rotation.detach(), self.storage, use_kernel)
+        self.rotation = None if rotation is None else StoredTensor(rotation.detach(), table.rotation_storage,
+                                                                    use_kernel)
         # ... and with a rotation (score-aware codes) R stays int8 too: odtool::pq_embed and
         # odtool::pq_topk_rotated apply it from its bytes, so no call widens R or runs a GEMM with it
         self.fused_pq = self.fast_pq and self.rotation is not None

@@ -164,8 +164,10 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
                 "a --budget counts it. "
                 "(default: int8 for deployable, fp32 for paper)"),
             codebook_storage: Optional[FloatStorage] = typer.Option(
-                None, "--codebook-dtype", help="Deployable: codebook storage, seen exactly in training. "
-                "(default fp16)"),
+                None, "--codebook-dtype", help="Deployable: codebook storage, seen exactly in training: fp32, fp16, "
+                "int8, or int4 (per-vector scales; half int8's codebook bytes, the rotation stays int8; "
+                "a nested table's codebooks grow with its columns, so a budget holds more). "
+                "(default fp16, or int8 where that buys more codes)"),
             config: Optional[Path] = CONFIG, preset: Preset = PRESET, resume: bool = RESUME,
             overwrite: bool = OVERWRITE, set_: Optional[List[str]] = SET, dropout: Optional[float] = DROPOUT, m: Optional[int] = M, k: Optional[int] = K,
             eta: Optional[float] = typer.Option(None, "--eta", help="Mixup weight of the teacher's X (Eq. 18)."),

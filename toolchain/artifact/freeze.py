@@ -101,12 +101,16 @@ def artifact_parts(model: SessionRecommender, options: FreezeOptions = FreezeOpt
     table = model.items.deployed_form()
     if table.code_layout == "quantized":
         _add_codes(w, _np(table.code_matrix()), table.k, options.packed)
+        books = _np(table.stored_codebooks())
         storage = FloatStorage(table.config.codebook_storage)
-        w.add_tensors("codebooks", "codebooks.safetensors", quantize(_np(table.stored_codebooks()), storage),
+        if storage == FloatStorage.int4 and books.shape[-1] % 2:  # int4 packs pairs: odd-width codewords stay int8
+            storage = FloatStorage.int8
+        w.add_tensors("codebooks", "codebooks.safetensors", quantize(books, storage),
                       storage=storage.value, shape=list(table.codebooks.shape))
         if table.rotation is not None:
-            w.add_tensors("rotation", "rotation.safetensors", quantize(_np(table.stored_rotation()), storage),
-                          storage=storage.value, shape=list(table.rotation.shape))
+            r_storage = FloatStorage(table.rotation_storage)
+            w.add_tensors("rotation", "rotation.safetensors", quantize(_np(table.stored_rotation()), r_storage),
+                          storage=r_storage.value, shape=list(table.rotation.shape))
     elif table.code_layout == "compositional":  # a FrozenCodesTable
         frozen = table
         codes = _np(frozen.code_matrix())

@@ -1,5 +1,5 @@
 """Storage dtypes for float parts (codebooks, encoder matrices): fp32, fp16, int8 with a
-per-row scale, or (encoder matrices only) int4 with a per-row scale.
+per-row scale, or (encoder matrices, codebooks) int4 with a per-row scale.
 
 int8 is symmetric per row (a codeword vector, a weight matrix's output row):
 scale = max|row| / 127, q = round(row / scale). int4 is the same rule with 7 for 127, q in
@@ -16,15 +16,16 @@ import numpy as np
 
 
 class FloatStorage(str, Enum):
-    """How float parts are stored: fp32, fp16, int8 or int4 (encoder only) with a per-row scale."""
+    """How float parts are stored: fp32, fp16, int8 or int4 (matrices and codebooks) with a per-row scale."""
     fp32 = "fp32"
     fp16 = "fp16"
     int8 = "int8"
     int4 = "int4"
 
 
-#: the storages a codebook or rotation may take (int4 is for encoder matrices only)
-CODEBOOK_STORAGES = (FloatStorage.fp32, FloatStorage.fp16, FloatStorage.int8)
+#: what ``odtool freeze --codebook-dtype`` may store the paper's (compositional) codebooks as (a
+#: deployable student's codebooks, which may also be int4, keep the storage they trained with)
+PAPER_CODEBOOK_STORAGES = (FloatStorage.fp32, FloatStorage.fp16, FloatStorage.int8)
 INT4_TOP = 7
 
 

@@ -71,7 +71,8 @@ P@10 28.3 to 32.9 (valid; teacher 40.1). R trains with the codebooks and is stor
 
 **What trains is what ships.** Codes never change after assignment, and the codebooks are
 seen in every forward pass exactly as the artifact will store them (``codebook_storage``:
-fp32, fp16, or int8 with a per-vector scale, rounded with a straight-through gradient), so
+fp32, fp16, or int8 or int4 with a per-vector scale, rounded with a straight-through gradient;
+int4 codebooks keep an int8 R, and codewords of an odd width stay int8), so
 the table validated during training is bit for bit the frozen one.
 """
 
@@ -87,7 +88,7 @@ from torch import nn
 from toolchain.compression.code_bits import smallest_uint
 from toolchain.compression.item_table import ITEM_TABLES, ItemTable, uniform_
 from toolchain.compression.kmeans import kmeans
-from toolchain.compression.storage import STORAGES, fake_storage
+from toolchain.compression.storage import CODEBOOK_STORAGES, fake_storage, rotation_storage
 from toolchain.config import Config, check_positive
 from toolchain.errors import InternalError
 
@@ -98,8 +99,11 @@ EIGEN_FLOOR = 1e-3  # of the largest eigenvalue of S (keeps R well conditioned f
 
 
 def storage_bytes_of(numel: int, rows: int, storage: str) -> int:
-    """Bytes of ``numel`` floats stored as ``storage`` (int8 adds a fp32 scale per row)."""
-    return {"fp32": 4 * numel, "fp16": 2 * numel, "int8": numel + 4 * rows}[storage]
+    """Bytes of ``numel`` floats in ``rows`` rows stored as ``storage`` (int8 and int4 add a fp32
+    scale per row; int4 packs two values a byte, and rows of an odd width stay int8)."""
+    if storage == "int4" and (numel // max(rows, 1)) % 2:
+        storage = "int8"
+    return {"fp32": 4 * numel, "fp16": 2 * numel, "int8": numel + 4 * rows, "int4": numel // 2 + 4 * rows}[storage]
 
 
 @dataclasses.dataclass
@@ -109,8 +113,8 @@ class QuantizedCodesConfig(Config):
     nested table's first stage, each spanning S / lead subspaces (0: S columns of one subspace
     each; see the module doc); elastic: train
     every prefix of a nested table (see module doc); cut_rotations, cut_codebooks, train_codebooks, cut_draw,
-    anchor_full: how an elastic table trains (see module doc); codebook_storage: fp32 | fp16 | int8 (how
-    the artifact stores the codebooks, and so what training sees); kmeans_iters: Lloyd
+    anchor_full: how an elastic table trains (see module doc); codebook_storage: fp32 | fp16 | int8 | int4 (how
+    the artifact stores the codebooks, and so what training sees; int4 keeps R int8); kmeans_iters: Lloyd
     iterations of the code assignment; weighted: weight items by training popularity when
     assigning codes."""
 
@@ -139,8 +143,9 @@ class QuantizedCodesConfig(Config):
             problems.append(f"k must be in 2..65536 (vectors per codebook), got {self.k}")
         if self.structure not in STRUCTURES:
             problems.append(f"structure must be one of {', '.join(STRUCTURES)}, got {self.structure!r}")
-        if self.codebook_storage not in STORAGES:
-            problems.append(f"codebook_storage must be one of {', '.join(STORAGES)}, got {self.codebook_storage!r}")
+        if self.codebook_storage not in CODEBOOK_STORAGES:
+            problems.append(f"codebook_storage must be one of {', '.join(CODEBOOK_STORAGES)}, "
+                            f"got {self.codebook_storage!r}")
         if self.metric not in METRICS:
             problems.append(f"metric must be one of {', '.join(METRICS)}, got {self.metric!r}")
         if self.subspaces < 1:
@@ -411,7 +416,12 @@ class QuantizedCodesTable(ItemTable):
 
     def stored_rotation(self) -> torch.Tensor | None:
         """R [N, N] as the artifact stores it (None for euclidean codes)."""
-        return None if self.rotation is None else fake_storage(self._rotation_in_use(), self.config.codebook_storage)
+        return None if self.rotation is None else fake_storage(self._rotation_in_use(), self.rotation_storage)
+
+    @property
+    def rotation_storage(self) -> str:
+        """How R is stored: as the codebooks are, except beside int4 ones (int8)."""
+        return rotation_storage(self.config.codebook_storage)
 
     def _rotation_in_use(self) -> torch.Tensor:
         """R, plus the cut's own correction when each cut has one."""
@@ -484,8 +494,7 @@ class QuantizedCodesTable(ItemTable):
 
     def storage_bytes(self) -> int:
         """Deployed bytes (of the cut in use): the code matrix + codebooks in their storage dtype."""
-        rot = 0 if self.rotation is None else storage_bytes_of(self.dim * self.dim, self.dim,
-                                                               self.config.codebook_storage)
+        rot = 0 if self.rotation is None else storage_bytes_of(self.dim * self.dim, self.dim, self.rotation_storage)
         rows = self.rows_of(self.cut)
         return self.codes_bytes() + rot + storage_bytes_of(rows * self.k * self.sub, rows * self.k,
                                                            self.config.codebook_storage)

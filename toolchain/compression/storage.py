@@ -1,5 +1,6 @@
 """How a float tensor is stored on the device: fp32, fp16, or int8 with a per-row scale; an
-encoder's matrices may also be int4 with a per-row scale.
+encoder's matrices and codebooks may also be int4 with a per-row scale (a codebook's rotation
+then stays int8: :func:`rotation_storage`).
 
 int8 is symmetric per row (the last dimension): scale = max|row| / 127, q = round(x / scale).
 int4 is the same with 7 for 127, held as q + 8 in nibbles, two columns a byte (uint8
@@ -13,10 +14,19 @@ from __future__ import annotations
 
 import torch
 
-#: what codebooks, rotations and an encoder may be stored as
+#: what rotations (and every float tensor) may be stored as
 STORAGES = ("fp32", "fp16", "int8")
-#: what an encoder's matrices may be stored as (int4 is weight-only, for encoders)
+#: what an encoder's matrices may be stored as (int4 is weight-only)
 ENCODER_STORAGES = STORAGES + ("int4",)
+#: what codebooks may be stored as: int4 halves the bytes of a nested table's codebooks, which grow
+#: with its columns (K * d per column), so a budget holds more columns
+CODEBOOK_STORAGES = STORAGES + ("int4",)
+
+
+def rotation_storage(codebook_storage: str) -> str:
+    """How a table's rotation R is stored beside codebooks of ``codebook_storage``: the same,
+    except int4 codebooks keep an int8 R (R turns every score; it is N x N, a small share)."""
+    return "int8" if codebook_storage == "int4" else codebook_storage
 
 
 def quantize_rows(x: torch.Tensor, storage: str) -> tuple[torch.Tensor, torch.Tensor | None]:

@@ -215,3 +215,40 @@ def test_a_lead_run_cuts_to_one_column_that_codes_every_dimension_and_exports_wi
                                 "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
         assert r.exit_code == 0, r.output
         assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
+
+
+@pytest.fixture(scope="module")
+def int4_run(elastic_run):
+    """The lead run's table with int4 codebooks (and so an int8 rotation)."""
+    from toolchain.training.build import Deploy
+    from toolchain.training.lifecycle import train_run
+
+    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1, "cut_codebooks": True, "codebook_storage": "int4"}
+    train_run("student", elastic_run / "int4", data=elastic_run / "data", preset="tiny",
+              teacher=elastic_run / "teacher", flags={"train": {"epochs": 1}, "item_table": table},
+              deploy=Deploy(elastic=True, budget=1 << 30))
+    return elastic_run / "int4"
+
+
+def test_int4_codebooks_halve_the_codebook_bytes_and_every_cut_freezes_byte_exactly_and_exports(int4_run, tmp_path):
+    from toolchain.training.build import load_trained
+
+    _, model = load_trained(int4_run)
+    table = model.items
+    sizes = _cut_bytes(int4_run)
+    # per column: the codes and K codewords of d = dim / S values, two a byte, and a fp32 scale each
+    assert sizes[2] - sizes[1] == (table.n_items + 1) + K * (table.sub // 2 + 4)
+    fam = tmp_path / "family"
+    code, out = _freeze(str(int4_run), "--out", str(fam), "--budgets", f"{sizes[0]},{sizes[5]}")
+    assert code == 0, out
+    members = json.loads((fam / "family.json").read_text())["members"]
+    assert [m["deployed_bytes"] for m in members] == [sizes[0], sizes[5]]
+    bundle = Bundle.load(fam / members[1]["name"])
+    assert bundle.manifest["parts"]["codebooks"]["storage"] == "int4"
+    assert bundle.manifest["parts"]["rotation"]["storage"] == "int8"
+    assert bundle.tensors("codebooks")["values"].dtype.name == "uint8"
+    for m in members:
+        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
+                                "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
+        assert r.exit_code == 0, r.output
+        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))

@@ -111,5 +111,7 @@ def test_int4_encoder_halves_int8_and_scores_like_its_stored_weights(trained_tin
     assert torch.allclose(levels, levels.round(), atol=1e-4) and levels.abs().max() <= 7 + 1e-4
     r = runner.invoke(app, ["freeze", str(trained_tiny["student"]), "--out", str(tmp_path / "c"),
                             "--codebook-dtype", "int4"])
-    assert r.exit_code != 0 and "int4 is for the encoder" in r.output and "Traceback" not in r.output
+    said = " ".join(r.output.split())
+    assert r.exit_code != 0 and "freeze stores the paper's codebooks as fp32, fp16, int8" in said
+    assert "train student --codebook-dtype int4" in said and "Traceback" not in r.output
     assert not (tmp_path / "c").exists()

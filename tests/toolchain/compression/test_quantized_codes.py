@@ -79,8 +79,8 @@ def test_popularity_weights_favour_frequent_items():
 def test_config_errors_name_the_field():
     with pytest.raises(ConfigError, match="structure"):
         QuantizedCodesConfig(structure="tree")
-    with pytest.raises(ConfigError, match="codebook_storage"):
-        QuantizedCodesConfig(codebook_storage="int4")
+    with pytest.raises(ConfigError, match="codebook_storage must be one of fp32, fp16, int8, int4"):
+        QuantizedCodesConfig(codebook_storage="int2")
 
 
 def test_score_aware_codes_cut_the_score_error_where_sessions_look():
@@ -114,3 +114,27 @@ def test_int4_storage_packs_two_columns_a_byte_as_the_artifact_writer_does():
     assert torch.equal(again[0], values) and torch.allclose(widen(*again), w)
     odd = quantize_rows(torch.randn(3, 5), "int4")[0]  # an odd width stays int8
     assert odd.dtype == torch.int8
+
+
+def test_int4_codebooks_halve_the_codebook_bytes_keep_an_int8_rotation_and_odd_widths_stay_int8():
+    from toolchain.artifact.freeze import artifact_parts, deployed_bytes
+    from toolchain.models.sasrec import SASRec, SASRecConfig
+
+    def student(storage: str, **table) -> SASRec:
+        t = QuantizedCodesTable(N_ITEMS, DIM, QuantizedCodesConfig(k=8, codebook_storage=storage, **table))
+        t.assign_from(_teacher_table(), sessions=_sessions())
+        return SASRec(N_ITEMS, SASRecConfig(dim=DIM, layers=1, heads=1, max_len=10), items=t).eval()
+
+    nested = dict(m=3, structure="nested", subspaces=2)  # codewords of d = 6: three bytes of int4 pairs
+    s4, s8 = student("int4", **nested), student("int8", **nested)
+    t4 = s4.items
+    assert t4.storage_bytes() == s8.items.storage_bytes() - t4.rows * 8 * t4.sub // 2
+    assert torch.equal(t4.stored_rotation(), fake_storage(t4.rotation, "int8"))  # R stays int8
+    assert not torch.equal(t4.stored_codebooks(), fake_storage(t4.codebooks, "int8"))  # 15 levels, not 255
+    b4, b8 = deployed_bytes(s4), deployed_bytes(s8)
+    assert b8["codebooks"] - b4["codebooks"] == t4.rows * 8 * t4.sub // 2 and b4["rotation"] == b8["rotation"]
+    parts = artifact_parts(s4).parts
+    assert parts["codebooks"].meta["storage"] == "int4" and parts["rotation"].meta["storage"] == "int8"
+    odd = student("int4", m=4, structure="product")  # d = 3: int4 cannot pack it, it is stored int8
+    assert odd.items.storage_bytes() == student("int8", m=4, structure="product").items.storage_bytes()
+    assert artifact_parts(odd).parts["codebooks"].meta["storage"] == "int8"
