@@ -10,12 +10,15 @@ budget, counting bytes exactly as :func:`toolchain.artifact.freeze.deployed_byte
 from __future__ import annotations
 
 import copy
+
+import torch
 from dataclasses import dataclass
 
 from toolchain.sizes.units import human
 from toolchain.artifact.freeze import FreezeOptions, deployed_bytes
-from toolchain.errors import UsageError
+from toolchain.errors import InternalError, UsageError
 from toolchain.models.base import SessionRecommender
+from toolchain.models.cut_encoders import folded_encoder_state, has_cut_encoders
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,18 @@ def is_elastic(model: SessionRecommender) -> bool:
 
 
 def cut_model(model: SessionRecommender, columns: int) -> SessionRecommender:
-    """A copy of ``model`` (eval mode) whose table is the plain ``columns``-column cut."""
+    """A copy of ``model`` (eval mode) whose table is the plain ``columns``-column cut (and whose
+    encoder, with ``cut_encoders``, is the cut's own, folded)."""
+    if has_cut_encoders(model):  # a fresh plain model of the cut, its encoder the cut's own
+        with model.items.at_cut(columns):
+            state = folded_encoder_state(model)
+        with torch.random.fork_rng():  # (building it initialises weights: leave training's draws alone)
+            out = type(model)(model.items.n_items, model.config, items=model.items.cut_table(columns))
+        missing, unexpected = out.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("items.") for k in missing):
+            raise InternalError(f"a cut's folded encoder does not fit its plain model (missing "
+                                f"{[k for k in missing if not k.startswith('items.')][:3]}, unexpected {unexpected[:3]})")
+        return out.eval()
     out = copy.deepcopy(model).eval()
     out.items = model.items.cut_table(columns).eval()
     return out
@@ -41,6 +55,8 @@ def cut_model(model: SessionRecommender, columns: int) -> SessionRecommender:
 
 def cut_bytes(model: SessionRecommender, columns: int, options: FreezeOptions) -> int:
     """Deployed bytes of the ``columns``-column cut frozen with ``options``."""
+    if has_cut_encoders(model):  # its state names the corrections: count the folded cut
+        return deployed_bytes(cut_model(model, columns), options)["total"]
     with model.items.at_cut(columns):
         return deployed_bytes(model, options)["total"]
 

@@ -36,7 +36,9 @@ own correction of R (R_c = R + delta_c, N x N per cut in the run, one R in each 
 before: the cut's scoring space adapts to how coarse its codes are); with ``cut_codebooks`` each
 cut below the whole table has its own correction of the first stage's codebooks (E_c = E + D_c on
 the S rows of the first L columns, in the run only; each artifact stores its cut's E_c where it
-stored E: a coarse cut's codewords need not also be the base the finer columns refine). ``train_codebooks=False``
+stored E: a coarse cut's codewords need not also be the base the finer columns refine); with
+``cut_encoders`` each cut below the whole table also has its own correction of every encoder
+parameter (:mod:`toolchain.models.cut_encoders`; folded into its artifact). ``train_codebooks=False``
 keeps the k-means codebooks and R as assigned, so only the encoder and the cut parameters train.
 ``cut_draw="small-first"`` draws cut c with probability proportional to 1/c instead (coarse
 cuts have the most to learn: their first epochs move them the most); ``cut_draw="covering"``
@@ -112,7 +114,8 @@ class QuantizedCodesConfig(Config):
     structure: product | residual | nested; subspaces: S of a nested table; lead: code columns of a
     nested table's first stage, each spanning S / lead subspaces (0: S columns of one subspace
     each; see the module doc); elastic: train
-    every prefix of a nested table (see module doc); cut_rotations, cut_codebooks, train_codebooks, cut_draw,
+    every prefix of a nested table (see module doc); cut_rotations, cut_codebooks, cut_encoders (each cut's own
+    encoder: :mod:`toolchain.models.cut_encoders`), train_codebooks, cut_draw,
     anchor_full: how an elastic table trains (see module doc); codebook_storage: fp32 | fp16 | int8 | int4 (how
     the artifact stores the codebooks, and so what training sees; int4 keeps R int8); kmeans_iters: Lloyd
     iterations of the code assignment; weighted: weight items by training popularity when
@@ -132,6 +135,7 @@ class QuantizedCodesConfig(Config):
     elastic: bool = False
     cut_rotations: bool = False
     cut_codebooks: bool = False
+    cut_encoders: bool = False
     train_codebooks: bool = True
     cut_draw: str = "uniform"
     anchor_full: bool = False
@@ -161,6 +165,8 @@ class QuantizedCodesConfig(Config):
                             "set elastic=true and metric=sessions")
         if self.cut_codebooks and not self.elastic:
             problems.append("cut_codebooks gives each cut of an elastic table its own first stage: set elastic=true")
+        if self.cut_encoders and not self.elastic:
+            problems.append("cut_encoders gives each cut of an elastic table its own encoder: set elastic=true")
         if self.cut_draw not in CUT_DRAWS:
             problems.append(f"cut_draw must be one of {', '.join(CUT_DRAWS)}, got {self.cut_draw!r}")
         if (self.cut_draw != "uniform" or self.anchor_full) and not self.elastic:
@@ -398,7 +404,8 @@ class QuantizedCodesTable(ItemTable):
 
     def cut_config(self, cut: int) -> QuantizedCodesConfig:
         """The plain (not elastic) config of a ``cut``-column prefix."""
-        return self.config.replace(m=cut, elastic=False, cut_rotations=False, cut_codebooks=False, train_codebooks=True,
+        return self.config.replace(m=cut, elastic=False, cut_rotations=False, cut_codebooks=False, cut_encoders=False,
+                                   train_codebooks=True,
                                    cut_draw="uniform", anchor_full=False)
 
     @torch.no_grad()

@@ -38,6 +38,7 @@ from toolchain.distillation.config import DistillConfig
 from toolchain.distillation.losses import hot_cold_masks, info_nce, soft_target_kl
 from toolchain.errors import ConfigError
 from toolchain.models.base import mask_padding
+from toolchain.models.cut_encoders import plain_name
 from toolchain.models.sasrec import SASRec
 
 PHASES = ("pretrain", "distill")
@@ -82,13 +83,15 @@ class DistillationPair(nn.Module):
     @torch.no_grad()
     def copy_teacher_encoder(self) -> None:
         """Student encoder <- teacher encoder (every tensor outside the item tables)."""
-        own = self.student.state_dict()
+        # (a student with cut_encoders names its W NAME.parametrizations.TENSOR.original; its
+        # corrections stay zero)
+        own = {plain_name(k): (k, v) for k, v in self.student.state_dict().items()}
         tensors = {k: v for k, v in self.teacher.state_dict().items() if not k.startswith("items.")}
-        bad = [k for k, v in tensors.items() if k not in own or own[k].shape != v.shape]
+        bad = [k for k, v in tensors.items() if k not in own or own[k][1].shape != v.shape]
         if bad:
             raise ConfigError(f"the teacher's encoder does not fit the student's ({', '.join(bad[:3])}); "
                               "init_from_teacher needs the same backbone", source="distillation")
-        self.student.load_state_dict(tensors, strict=False)
+        self.student.load_state_dict({own[k][0]: v for k, v in tensors.items()}, strict=False)
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.parameters() if p.requires_grad]

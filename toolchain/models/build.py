@@ -7,6 +7,7 @@ import torch
 from toolchain.compression.codes import CodesTable
 from toolchain.compression.item_table import ITEM_TABLES, FullTable
 from toolchain.models.base import MODELS, SessionRecommender
+from toolchain.models.cut_encoders import add_cut_encoders
 from toolchain.models.sasrec import SASRec
 from toolchain.models.spec import SASREC_KINDS, ModelSpec
 
@@ -22,4 +23,7 @@ def build_model(spec: ModelSpec, n_items: int, teacher_embeddings: torch.Tensor 
     else:
         table = ITEM_TABLES.get(kind)(n_items, spec.model.dim, spec.item_table)
     arch = SASRec if spec.kind in SASREC_KINDS else MODELS.get(spec.kind)
-    return arch(n_items, spec.model, items=table)
+    model = arch(n_items, spec.model, items=table)
+    if getattr(getattr(table, "config", None), "cut_encoders", False):
+        add_cut_encoders(model)  # each cut of an elastic table its own encoder correction
+    return model

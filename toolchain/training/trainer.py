@@ -23,12 +23,14 @@ import numpy as np
 import torch
 
 from toolchain.atomic import atomic_write_json
+from toolchain.artifact.elastic import cut_model
 from toolchain.artifact.freeze import encoder_as_stored
 from toolchain.data.batching import pad_batch
 from toolchain.data.dataset import SessionDataset
 from toolchain.errors import CheckpointError, OdtoolError, UsageError
 from toolchain.evaluation.evaluate import evaluate
 from toolchain.models.base import SessionRecommender
+from toolchain.models.cut_encoders import has_cut_encoders
 from toolchain.progress import Task as Bar
 from toolchain.progress import info, progress
 from toolchain.training import rng
@@ -197,24 +199,25 @@ class Trainer:
         stores it); an elastic table's smaller cuts are measured too, under "cuts" ({columns: metrics})."""
         self.task.before_eval()
         self.task.module.eval()
-        with encoder_as_stored(self.task.model, self._encoder_storage):
-            return self._validate_deployed(self.task.model)
-
-    def _validate_deployed(self, model: SessionRecommender) -> dict[str, Any]:
-
-        def measure(what: str) -> dict[str, float]:
-            return evaluate(model, self.ds.valid, batch_size=self.cfg.eval_batch_size, max_len=self.cfg.max_len,
-                            device=self.device, description=f"validating{what}")
-
-        valid: dict[str, Any] = measure("")
+        model = self.task.model
+        with encoder_as_stored(model, self._encoder_storage):
+            valid = self._measure(model, "")
         cuts = model.items.validation_cuts()
         if cuts:
             per = {}
             for cut in cuts:
-                with model.items.at_cut(cut):
-                    per[str(cut)] = measure(f" (cut {cut})")
+                if has_cut_encoders(model):  # the cut's own encoder, folded, then rounded as freeze stores it
+                    with encoder_as_stored(cut_model(model, cut), self._encoder_storage) as folded:
+                        per[str(cut)] = self._measure(folded, f" (cut {cut})")
+                else:
+                    with encoder_as_stored(model, self._encoder_storage), model.items.at_cut(cut):
+                        per[str(cut)] = self._measure(model, f" (cut {cut})")
             valid["cuts"] = per
         return valid
+
+    def _measure(self, model: SessionRecommender, what: str) -> dict[str, float]:
+        return evaluate(model, self.ds.valid, batch_size=self.cfg.eval_batch_size, max_len=self.cfg.max_len,
+                        device=self.device, description=f"validating{what}")
 
     def _score(self, valid: dict[str, Any]) -> float:
         """What early stopping and the best epoch follow: the monitored metric, averaged over

@@ -252,3 +252,61 @@ def test_int4_codebooks_halve_the_codebook_bytes_and_every_cut_freezes_byte_exac
                                 "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
         assert r.exit_code == 0, r.output
         assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
+
+
+@pytest.fixture(scope="module")
+def encoders_run(elastic_run):
+    """The lead run's table where each cut also has its own encoder correction (``cut_encoders``)."""
+    from toolchain.training.build import Deploy
+    from toolchain.training.lifecycle import train_run
+
+    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1, "cut_codebooks": True, "cut_encoders": True}
+    train_run("student", elastic_run / "encoders", data=elastic_run / "data", preset="tiny",
+              teacher=elastic_run / "teacher", flags={"train": {"epochs": 2}, "item_table": table},
+              deploy=Deploy(elastic=True, budget=1 << 30))
+    return elastic_run / "encoders"
+
+
+def test_cut_encoders_train_per_cut_and_each_cut_freezes_its_own_encoder_exactly(encoders_run, tmp_path):
+    import torch
+
+    from toolchain.artifact.elastic import cut_model
+    from toolchain.artifact.freeze import encoder_as_stored
+    from toolchain.artifact.load import load_artifact
+    from toolchain.models.cut_encoders import folded_encoder_state, has_cut_encoders
+    from toolchain.training.build import load_trained
+
+    _, model = load_trained(encoders_run)
+    assert has_cut_encoders(model)
+    qkv = model.blocks[0].att.qkv.parametrizations.weight
+    assert qkv[0].deltas.shape[0] == 5 and qkv[0].deltas[0].abs().sum() > 0  # cut 1 trained its own encoder
+    best = json.loads((encoders_run / "best.json").read_text())["valid"]["cuts"]
+    sizes = _cut_bytes(encoders_run)
+    fam = tmp_path / "family"
+    code, out = _freeze(str(encoders_run), "--out", str(fam), "--budgets", f"{sizes[0]},{sizes[3]},{sizes[5]}")
+    assert code == 0, out
+    members = json.loads((fam / "family.json").read_text())["members"]
+    assert [m["deployed_bytes"] for m in members] == [sizes[0], sizes[3], sizes[5]]
+    items = torch.randint(1, model.items.n_items + 1, (6, 5), generator=torch.Generator().manual_seed(0))
+    lengths = torch.tensor([5, 1, 3, 2, 4, 5])
+    with model.items.at_cut(model.items.m):
+        shared = folded_encoder_state(model)  # the encoder every cut would share without cut_encoders
+
+    def scores(m):
+        with torch.no_grad(), encoder_as_stored(m, "int8"):
+            return m.items.score(m.encode(items, lengths))
+
+    for m in members:
+        cut = m["cut"]["columns"]
+        got = scores(load_artifact(fam / m["name"])[2])
+        assert torch.allclose(got, scores(cut_model(model, cut)), atol=1e-5), cut  # the cut's own encoder, folded
+        if cut < model.items.m:
+            plain = cut_model(model, cut)
+            plain.load_state_dict(shared, strict=False)
+            assert (got - scores(plain)).abs().max() > 1e-3  # ... not the shared one
+        if str(cut) in best:  # the cut validated in training is the cut frozen
+            assert m["cut"]["valid"]["NDCG@10"] == pytest.approx(best[str(cut)]["NDCG@10"], abs=0.02)
+        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
+                                "--name", f"cut{cut}", "--sessions", "8", "--json"])
+        assert r.exit_code == 0, r.output
+        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
