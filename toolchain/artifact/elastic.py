@@ -10,9 +10,9 @@ budget, counting bytes exactly as :func:`toolchain.artifact.freeze.deployed_byte
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
-from dataclasses import dataclass
 
 from toolchain.sizes.units import human
 from toolchain.artifact.freeze import FreezeOptions, deployed_bytes
@@ -43,6 +43,7 @@ def cut_model(model: SessionRecommender, columns: int) -> SessionRecommender:
             state = folded_encoder_state(model)
         with torch.random.fork_rng():  # (building it initialises weights: leave training's draws alone)
             out = type(model)(model.items.n_items, model.config, items=model.items.cut_table(columns))
+        out.to(next(model.parameters()).device)
         missing, unexpected = out.load_state_dict(state, strict=False)
         if unexpected or any(not k.startswith("items.") for k in missing):
             raise InternalError(f"a cut's folded encoder does not fit its plain model (missing "

@@ -64,6 +64,19 @@ def test_a_cut_folds_its_own_encoder_into_a_plain_model_that_scores_and_counts_l
     assert cut_bytes(model, 2, options) == deployed_bytes(plain, options)["total"]
 
 
+def test_initialisation_redraws_the_shared_encoder_and_leaves_every_cut_s_correction_at_zero():
+    from toolchain.models.init import paper_init_
+
+    model = _student()
+    qkv = model.blocks[0].att.qkv.parametrizations.weight
+    before = qkv.original.detach().clone()
+    paper_init_(model)
+    assert not torch.equal(qkv.original, before)
+    deltas = [p for n, p in model.named_parameters() if n.endswith(".deltas")]
+    assert len(deltas) == len(list(SASRec(N_ITEMS, SASRecConfig.tiny()).encoder_modules().parameters()))
+    assert all(not d.abs().sum() for d in deltas)
+
+
 def test_state_names_map_back_to_the_plain_model_s():
     assert plain_name("blocks.0.att.qkv.parametrizations.weight.original") == "blocks.0.att.qkv.weight"
     assert plain_name("ln_out.parametrizations.bias.0.deltas") is None
