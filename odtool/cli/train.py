@@ -157,7 +157,9 @@ def student(data: Optional[Path] = DATA, out: Path = OUT, teacher: Optional[Path
             elastic: bool = typer.Option(
                 False, "--elastic", help="One student for every budget: nested codes, every prefix trained "
                 "(each step draws a cut); --budget / --ratio size the largest cut (default 1/10 of the teacher); "
-                "the first stage's S / 2 columns each span two subspaces (--set item_table.lead=L to change). "
+                "the first stage's S / 2 columns each span two subspaces (--set item_table.lead=L to change); "
+                "each smaller cut trains its own first-stage codebooks and encoder, folded into its artifact "
+                "(item_table.cut_codebooks, item_table.cut_encoders). "
                 "Then odtool freeze RUN --budget or --budgets cuts it."),
             encoder_dtype: Optional[FloatStorage] = typer.Option(
                 None, "--encoder-dtype", help="How the artifact stores the encoder's matrices (weight-only): fp32, fp16, int8 or int4; "

@@ -190,6 +190,7 @@ def test_an_elastic_run_trains_the_whole_table_and_small_first_cuts_by_default(e
     table = json.loads((elastic_run / "elastic" / "config.json").read_text())["item_table"]
     assert table["elastic"] and table["anchor_full"] is True and table["cut_draw"] == "small-first"
     assert table["cut_codebooks"] is True  # each smaller cut has its own first stage
+    assert table["cut_encoders"] is True  # ... and its own encoder
 
 
 def test_a_lead_run_cuts_to_one_column_that_codes_every_dimension_and_exports_with_parity(lead_run, tmp_path):
