@@ -32,23 +32,38 @@ def elastic_run(tmp_path_factory):
     return root
 
 
+def _train_beside(elastic_run, name: str, epochs: int, **table):
+    """A tiny elastic student of ``elastic_run``'s data and teacher, 6 columns with ``lead = 1``
+    (its first column spans both subspaces) and ``table``'s settings; returns its run directory."""
+    from toolchain.training.build import Deploy
+    from toolchain.training.lifecycle import train_run
+
+    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1, **table}
+    train_run("student", elastic_run / name, data=elastic_run / "data", preset="tiny",
+              teacher=elastic_run / "teacher", flags={"train": {"epochs": epochs}, "item_table": table},
+              deploy=Deploy(elastic=True, budget=1 << 30))
+    return elastic_run / name
+
+
 @pytest.fixture(scope="module")
 def lead_run(elastic_run):
     """The same tiny elastic student with ``lead = 1``: its first column spans both subspaces; each
     smaller cut has its own first stage (``cut_codebooks``)."""
-    from toolchain.training.build import Deploy
-    from toolchain.training.lifecycle import train_run
-
-    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1, "cut_codebooks": True, "cut_draw": "covering"}
-    train_run("student", elastic_run / "lead", data=elastic_run / "data", preset="tiny",
-              teacher=elastic_run / "teacher", flags={"train": {"epochs": 2}, "item_table": table},
-              deploy=Deploy(elastic=True, budget=1 << 30))
-    return elastic_run / "lead"
+    return _train_beside(elastic_run, "lead", 2, cut_codebooks=True, cut_draw="covering")
 
 
 def _freeze(*args: str) -> tuple[int, str]:
     r = runner.invoke(app, ["freeze", *args])
     return r.exit_code, r.output
+
+
+def _export_each_with_parity(fam, members, tmp_path) -> None:
+    """Every member of the family exports in all three formats, each agreeing with the eager model."""
+    for m in members:
+        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
+                                "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
+        assert r.exit_code == 0, r.output
+        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
 
 
 def _cut_bytes(run) -> list[int]:
@@ -114,11 +129,7 @@ def test_a_family_of_cuts_is_nested_and_every_member_exports_with_parity(elastic
     ndcg = [m["cut"]["valid"]["NDCG@10"] for m in members]
     assert all(small <= large + 0.02 for small, large in zip(ndcg, ndcg[1:])), ndcg  # 2 points: the noise
     assert ndcg[-1] > ndcg[0] + 0.02, ndcg  # and a real gap from 2 bits to 16 bits per item
-    for m in members:
-        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
-                                "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
-        assert r.exit_code == 0, r.output
-        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
+    _export_each_with_parity(fam, members, tmp_path)
 
 
 def _profile(tmp_path, name: str, budget) -> str:
@@ -211,24 +222,13 @@ def test_a_lead_run_cuts_to_one_column_that_codes_every_dimension_and_exports_wi
     assert members[0]["cut"]["valid"]["NDCG@10"] <= members[1]["cut"]["valid"]["NDCG@10"] + 0.02
     spec = Bundle.load(fam / members[0]["name"]).manifest["model"]["spec"]["item_table"]
     assert spec["m"] == 1 and spec["lead"] == 1 and spec["subspaces"] == SUBSPACES
-    for m in members:
-        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
-                                "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
-        assert r.exit_code == 0, r.output
-        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
+    _export_each_with_parity(fam, members, tmp_path)
 
 
 @pytest.fixture(scope="module")
 def int4_run(elastic_run):
     """The lead run's table with int4 codebooks (and so an int8 rotation)."""
-    from toolchain.training.build import Deploy
-    from toolchain.training.lifecycle import train_run
-
-    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1, "cut_codebooks": True, "codebook_storage": "int4"}
-    train_run("student", elastic_run / "int4", data=elastic_run / "data", preset="tiny",
-              teacher=elastic_run / "teacher", flags={"train": {"epochs": 1}, "item_table": table},
-              deploy=Deploy(elastic=True, budget=1 << 30))
-    return elastic_run / "int4"
+    return _train_beside(elastic_run, "int4", 1, cut_codebooks=True, codebook_storage="int4")
 
 
 def test_int4_codebooks_halve_the_codebook_bytes_and_every_cut_freezes_byte_exactly_and_exports(int4_run, tmp_path):
@@ -248,24 +248,13 @@ def test_int4_codebooks_halve_the_codebook_bytes_and_every_cut_freezes_byte_exac
     assert bundle.manifest["parts"]["codebooks"]["storage"] == "int4"
     assert bundle.manifest["parts"]["rotation"]["storage"] == "int8"
     assert bundle.tensors("codebooks")["values"].dtype.name == "uint8"
-    for m in members:
-        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
-                                "--name", f"cut{m['cut']['columns']}", "--sessions", "8", "--json"])
-        assert r.exit_code == 0, r.output
-        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
+    _export_each_with_parity(fam, members, tmp_path)
 
 
 @pytest.fixture(scope="module")
 def encoders_run(elastic_run):
     """The lead run's table where each cut also has its own encoder correction (``cut_encoders``)."""
-    from toolchain.training.build import Deploy
-    from toolchain.training.lifecycle import train_run
-
-    table = {"k": K, "subspaces": SUBSPACES, "m": 6, "lead": 1, "cut_codebooks": True, "cut_encoders": True}
-    train_run("student", elastic_run / "encoders", data=elastic_run / "data", preset="tiny",
-              teacher=elastic_run / "teacher", flags={"train": {"epochs": 2}, "item_table": table},
-              deploy=Deploy(elastic=True, budget=1 << 30))
-    return elastic_run / "encoders"
+    return _train_beside(elastic_run, "encoders", 2, cut_codebooks=True, cut_encoders=True)
 
 
 def test_cut_encoders_train_per_cut_and_each_cut_freezes_its_own_encoder_exactly(encoders_run, tmp_path):
@@ -307,7 +296,4 @@ def test_cut_encoders_train_per_cut_and_each_cut_freezes_its_own_encoder_exactly
             assert (got - scores(plain)).abs().max() > 1e-3  # ... not the shared one
         if str(cut) in best:  # the cut validated in training is the cut frozen
             assert m["cut"]["valid"]["NDCG@10"] == pytest.approx(best[str(cut)]["NDCG@10"], abs=0.02)
-        r = runner.invoke(app, ["export", str(fam / m["name"]), "--format", "all", "--out", str(tmp_path / "x"),
-                                "--name", f"cut{cut}", "--sessions", "8", "--json"])
-        assert r.exit_code == 0, r.output
-        assert all(rep["parity"]["ok"] for rep in json.loads(r.stdout))
+    _export_each_with_parity(fam, members, tmp_path)
