@@ -36,6 +36,7 @@ from toolchain.artifact.bundle import BundleWriter
 from toolchain.artifact.packing import pack_codes
 from toolchain.artifact.quantize import FloatStorage, dequantize_matrices, quantize, quantize_matrices
 from toolchain.compression.code_bits import bits_for, smallest_uint
+from toolchain.compression.storage import storage_for_width
 from toolchain.errors import ArtifactError
 from toolchain.models.base import SessionRecommender
 from toolchain.models.spec import ModelSpec
@@ -102,9 +103,7 @@ def artifact_parts(model: SessionRecommender, options: FreezeOptions = FreezeOpt
     if table.code_layout == "quantized":
         _add_codes(w, _np(table.code_matrix()), table.k, options.packed)
         books = _np(table.stored_codebooks())
-        storage = FloatStorage(table.config.codebook_storage)
-        if storage == FloatStorage.int4 and books.shape[-1] % 2:  # int4 packs pairs: odd-width codewords stay int8
-            storage = FloatStorage.int8
+        storage = FloatStorage(storage_for_width(table.config.codebook_storage, books.shape[-1]))
         w.add_tensors("codebooks", "codebooks.safetensors", quantize(books, storage),
                       storage=storage.value, shape=list(table.codebooks.shape))
         if table.rotation is not None:

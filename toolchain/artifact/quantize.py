@@ -14,6 +14,8 @@ from enum import Enum
 
 import numpy as np
 
+from toolchain.compression.storage import storage_for_width
+
 
 class FloatStorage(str, Enum):
     """How float parts are stored: fp32, fp16, int8 or int4 (matrices and codebooks) with a per-row scale."""
@@ -83,7 +85,7 @@ def quantize_matrices(tensors: dict[str, np.ndarray], storage: FloatStorage) -> 
         if storage == FloatStorage.fp32 or x.ndim < 2 or not np.issubdtype(x.dtype, np.floating):
             out[name] = x
             continue
-        q = quantize(x, FloatStorage.int8 if storage == FloatStorage.int4 and x.shape[-1] % 2 else storage)
+        q = quantize(x, FloatStorage(storage_for_width(storage.value, x.shape[-1])))
         out[name] = q["values"]
         if "scales" in q:
             out[name + SCALE_SUFFIX] = q["scales"]

@@ -90,7 +90,7 @@ from torch import nn
 from toolchain.compression.code_bits import smallest_uint
 from toolchain.compression.item_table import ITEM_TABLES, ItemTable, uniform_
 from toolchain.compression.kmeans import kmeans
-from toolchain.compression.storage import CODEBOOK_STORAGES, fake_storage, rotation_storage
+from toolchain.compression.storage import CODEBOOK_STORAGES, fake_storage, rotation_storage, storage_for_width
 from toolchain.config import Config, check_positive
 from toolchain.errors import InternalError
 
@@ -103,8 +103,7 @@ EIGEN_FLOOR = 1e-3  # of the largest eigenvalue of S (keeps R well conditioned f
 def storage_bytes_of(numel: int, rows: int, storage: str) -> int:
     """Bytes of ``numel`` floats in ``rows`` rows stored as ``storage`` (int8 and int4 add a fp32
     scale per row; int4 packs two values a byte, and rows of an odd width stay int8)."""
-    if storage == "int4" and (numel // max(rows, 1)) % 2:
-        storage = "int8"
+    storage = storage_for_width(storage, numel // max(rows, 1))
     return {"fp32": 4 * numel, "fp16": 2 * numel, "int8": numel + 4 * rows, "int4": numel // 2 + 4 * rows}[storage]
 
 

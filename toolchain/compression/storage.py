@@ -29,6 +29,13 @@ def rotation_storage(codebook_storage: str) -> str:
     return "int8" if codebook_storage == "int4" else codebook_storage
 
 
+def storage_for_width(storage: str, width: int) -> str:
+    """How rows of ``width`` values asked to be stored as ``storage`` are stored: int4 packs pairs
+    of columns, so an odd width stays int8 (the one rule the graphs, the byte counts and the
+    artifact writer share)."""
+    return "int8" if storage == "int4" and width % 2 else storage
+
+
 def quantize_rows(x: torch.Tensor, storage: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """(values, scales [..., 1] or None): ``x`` as ``storage`` holds it."""
     x = x.detach().float()
@@ -36,7 +43,7 @@ def quantize_rows(x: torch.Tensor, storage: str) -> tuple[torch.Tensor, torch.Te
         return x, None
     if storage == "fp16":
         return x.half(), None
-    int4 = storage == "int4" and x.shape[-1] % 2 == 0  # an odd width stays int8, as the artifact stores it
+    int4 = storage_for_width(storage, x.shape[-1]) == "int4"  # an odd width stays int8, as the artifact stores it
     top = 7.0 if int4 else 127.0
     scale = x.abs().amax(-1, keepdim=True) / top
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
